@@ -1,0 +1,145 @@
+"""The ``jewelnet`` command line. It only parses arguments; each command lives in its module.
+
+Every subcommand is ``(module, function)``: the module is imported only when the command runs,
+so ``jewelnet --help`` stays fast and does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from .config import DEFAULT_SEED, MODELS, PROFILES, JewelNetError
+
+
+def _audit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data_dir", help="folder with one sub-folder of photos per class")
+    p.add_argument("--json", dest="json_out", help="also write the full report as JSON here")
+    p.add_argument(
+        "--hash-threshold",
+        type=int,
+        default=4,
+        help="perceptual-hash Hamming distance at or below which two images are near-duplicates",
+    )
+
+
+def _split(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data_dir")
+    p.add_argument("--out", required=True, help="manifest to write (JSON)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--ratios", type=float, nargs=3, default=(0.7, 0.15, 0.15),
+                   metavar=("TRAIN", "VAL", "TEST"))
+    p.add_argument("--hash-threshold", type=int, default=4)
+
+
+def _synth(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", help="dataset folder to write (one sub-folder per class)")
+    p.add_argument("--counts", default="thesis", help="thesis | balanced | N (images per class)")
+    p.add_argument("--size", type=int, default=256, help="side length in pixels")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--difficulty", default="thesis", choices=("easy", "thesis", "hard"))
+    p.add_argument("--preview", help="write a contact sheet (PNG) of samples per class")
+
+
+def _train(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help=f"one of: {', '.join(MODELS)}")
+    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--split", required=True, help="split manifest from `jewelnet split`")
+    p.add_argument("--profile", default=None, help=f"one of: {', '.join(PROFILES)}")
+    p.add_argument("--out", default="artifacts", help="artifacts folder; the run goes in a sub-folder")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--weights", default=None,
+                   help="imagenet | none | PATH to a weights file (default: the profile's)")
+    p.add_argument("--hparams", default=None, help="best.json from `jewelnet tune`")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run")
+    p.add_argument("--strategy", default="default", choices=("default", "mirrored"))
+    p.add_argument("--no-feature-cache", action="store_true",
+                   help="train stage 1 through the frozen backbone instead of cached features")
+
+
+def _evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs", nargs="+", required=True, help="run folders written by `jewelnet train`")
+    p.add_argument("--out", default="reports", help="folder for tables (CSV/JSON) and figures (PNG)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
+
+
+def _predict(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", required=True, help="run folder written by `jewelnet train`")
+    p.add_argument("images", nargs="+")
+
+
+def _recommend(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", required=True)
+    p.add_argument("--catalog", required=True, help="folder of images, or a saved index")
+    p.add_argument("--query", required=True, nargs="+")
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--gallery", help="write a gallery figure (PNG)")
+    p.add_argument("--backend", default="auto", choices=("auto", "numpy", "faiss", "faiss-ivf"))
+
+
+def _tune(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", required=True)
+    p.add_argument("--profile", default=None)
+    p.add_argument("--out", default="artifacts/tuning")
+    p.add_argument("--algorithm", default=None, choices=("hyperband", "bayesian", "random"))
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--overwrite", action="store_true")
+
+
+def _bench(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="small sizes, under two minutes")
+    p.add_argument("--json", dest="json_out", help="also write the results as JSON here")
+    p.add_argument("--only", nargs="*", help="run only these figures (by name)")
+
+
+# name: (help, argument builder, module, function)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str, str]] = {
+    "audit": ("check a photo folder: counts, unusable files, duplicates", _audit, "data", "run_audit"),
+    "split": ("write a stratified, leak-free train/val/test manifest", _split, "data", "run_split"),
+    "synth": ("generate the JewelSynth procedural dataset", _synth, "synth", "run_synth"),
+    "train": ("train one model and write a run folder", _train, "train", "run_train"),
+    "evaluate": ("metrics, statistics and figures over run folders", _evaluate, "evaluate",
+                 "run_evaluate"),
+    "predict": ("classify images with a trained run", _predict, "recommend", "run_predict"),
+    "recommend": ("find visually similar catalog items", _recommend, "recommend", "run_recommend"),
+    "tune": ("KerasTuner search whose best.json feeds `train --hparams`", _tune, "tuning",
+             "run_tune"),
+    "bench": ("measured speed and memory ratios", _bench, "bench", "run_bench"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser; tests and docs use it too."""
+    parser = argparse.ArgumentParser(
+        prog="jewelnet",
+        description="JewelNet: fine-grained jewelry classification, reproducible end to end.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (help_text, build, _module, _func) in COMMANDS.items():
+        build(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``jewelnet`` console script."""
+    args = build_parser().parse_args(argv)
+    _help, _build, module_name, func_name = COMMANDS[args.command]
+    try:
+        module = importlib.import_module(f"jewelnet_utils.{module_name}")
+        return int(getattr(module, func_name)(args) or 0)
+    except JewelNetError as err:
+        print(f"jewelnet {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"jewelnet {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
