@@ -34,3 +34,9 @@ lock: $(STAMP)
 
 clean:
 	rm -rf _build book/executed notebooks/_executed
+
+# CI runs exactly this (README, .ci/run): the smoke book is built first because the book tests
+# read its HTML; then the whole suite.
+test: $(STAMP)
+	$(MAKE) book PROFILE=smoke
+	$(VENV)/bin/pytest -q
