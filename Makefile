@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv data notebooks book test lint lock clean
+.PHONY: help venv data notebooks book book-html test lint lock clean
 
 help:
 	@echo "make book [PROFILE=smoke|cpu|paper]  set up, generate data, run notebooks, build the book"
@@ -31,6 +31,45 @@ lint: $(STAMP)
 
 lock: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable | grep -v -i '^tensorflow.cpu' > requirements.txt
+
+# ---- notebooks and book (owner: the book) -------------------------------------------------
+# `make notebooks` executes notebooks/NN-*.ipynb in order with papermill (cwd notebooks/, the
+# venv's python3 kernel), stopping at the first failing cell; executed copies go to
+# book/executed/$(PROFILE)/. `make book` then builds the HTML with Jupyter Book 1.x from the
+# root _config.yml/_toc.yml into _build/$(PROFILE)/html, warnings as errors. The build's source
+# folder _build/$(PROFILE)/src links book/ and the executed notebooks (as notebooks/), so page
+# paths match the repository and the Colab/Binder buttons open the committed notebooks.
+EXECUTED := book/executed/$(PROFILE)
+BOOK_OUT := _build/$(PROFILE)
+NOTEBOOK_FILES = $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
+NB_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" JUPYTER_PATH="$(CURDIR)/$(VENV)/share/jupyter" \
+	PROFILE=$(PROFILE) MPLBACKEND=Agg PYTHONHASHSEED=0 TF_CPP_MIN_LOG_LEVEL=2
+
+notebooks: data
+	@mkdir -p $(EXECUTED)
+	@set -e; total=$$(date +%s); for nb in $(NOTEBOOK_FILES); do \
+	  name=$$(basename $$nb); start=$$(date +%s); \
+	  echo "== $$name (PROFILE=$(PROFILE))"; \
+	  $(NB_ENV) $(PY) -m papermill --cwd notebooks -k python3 --no-progress-bar \
+	    -p PROFILE $(PROFILE) $$nb $(EXECUTED)/$$name \
+	  || { echo "FAILED: $$name; the executed copy with the error is $(EXECUTED)/$$name"; exit 1; }; \
+	  echo "   $$name: $$(( $$(date +%s) - start )) s"; \
+	done; echo "all notebooks: $$(( $$(date +%s) - total )) s"
+
+book: notebooks
+	$(MAKE) --no-print-directory book-html PROFILE=$(PROFILE)
+
+# Builds the HTML from the executed notebooks already in book/executed/$(PROFILE) (no execution).
+book-html: $(STAMP)
+	@ls $(EXECUTED)/*.ipynb >/dev/null 2>&1 || { \
+	  echo "no executed notebooks in $(EXECUTED); run: make notebooks PROFILE=$(PROFILE)"; exit 2; }
+	@rm -rf $(BOOK_OUT)/src && mkdir -p $(BOOK_OUT)/src
+	@ln -s "$(CURDIR)/book" $(BOOK_OUT)/src/book
+	@ln -s "$(CURDIR)/$(EXECUTED)" $(BOOK_OUT)/src/notebooks
+	$(VENV)/bin/jupyter-book build $(BOOK_OUT)/src --config "$(CURDIR)/_config.yml" --toc "$(CURDIR)/_toc.yml" \
+	  --path-output $(BOOK_OUT) --warningiserror --keep-going
+	@rm -rf $(BOOK_OUT)/html && mv $(BOOK_OUT)/_build/html $(BOOK_OUT)/html
+	@echo "book: $(BOOK_OUT)/html/index.html"
 
 clean:
 	rm -rf _build book/executed notebooks/_executed

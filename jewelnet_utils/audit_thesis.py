@@ -1,0 +1,475 @@
+"""Arithmetic checks of the thesis's own tables (used by notebook 10).
+
+The thesis's numbers are transcribed below as data, each block citing its table and the line
+of ``/work/shared/thesis/jewelnet-thesis.txt`` it was read from. Nothing here trains or loads a
+model: every check recomputes a reported number from other reported numbers and returns a list
+of rows (plain dicts) ending in a ``verdict`` column, ready for ``pandas.DataFrame``.
+
+Rounding: the thesis prints ratios with four decimals and percentages with two, so a value
+``v`` printed with ``d`` decimals stands for any true value in ``[v - 0.5e-d, v + 0.5e-d]``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+OK = "consistent"
+BAD = "inconsistent"
+
+# --------------------------------------------------------------------------------------------
+# Transcribed tables
+# --------------------------------------------------------------------------------------------
+
+CLASS_ORDER = ("Bangle", "Bracelet", "Chain", "Earring", "Necklace", "Pendant", "Ring", "Nose Pin")
+
+# Table 4.1 (thesis line 880): Original, Train (70%), Val (15%), Test (15%), Augmented.
+TABLE_4_1: dict[str, tuple[int, int, int, int, int]] = {
+    "Bangle": (140, 98, 21, 21, 980),
+    "Bracelet": (147, 103, 22, 22, 1029),
+    "Chain": (153, 107, 23, 23, 1071),
+    "Earring": (163, 114, 24, 25, 1141),
+    "Necklace": (162, 113, 24, 25, 1134),
+    "Pendant": (150, 105, 22, 23, 1050),
+    "Ring": (152, 106, 23, 23, 1064),
+    "Nose Pin": (150, 105, 22, 23, 1050),
+}
+TABLE_4_1_TOTAL = (1217, 851, 181, 185, 8519)
+TABLE_4_1_COLUMNS = ("original", "train", "val", "test", "augmented")
+
+# Section 3.1 (thesis line 452): the first experiment used a balanced set of 1,600 images
+# (200 per class); every experiment used a 70/15/15 split.
+BALANCED_TOTAL = 1600
+SPLIT_RATIOS = (0.70, 0.15, 0.15)
+
+METRICS = ("accuracy", "precision", "recall", "f1", "fpr", "fnr")
+
+# Table 5.1 (thesis line 1332). Accuracy is printed as a percentage, the rest as ratios.
+TABLE_5_1: dict[str, dict[str, float]] = {
+    "Custom CNN": dict(accuracy=0.9378, precision=0.9398, recall=0.9378, f1=0.9381,
+                       fpr=0.0089, fnr=0.0622),
+    "ResNet50": dict(accuracy=0.8797, precision=0.8826, recall=0.8797, f1=0.8799,
+                     fpr=0.0172, fnr=0.1202),
+    "VGG16": dict(accuracy=0.9419, precision=0.9470, recall=0.9419, f1=0.9420,
+                  fpr=0.0083, fnr=0.0581),
+    "EfficientNetB2": dict(accuracy=0.9521, precision=0.9533, recall=0.9506, f1=0.9497,
+                           fpr=0.0075, fnr=0.0494),
+}
+
+# Table 5.2 (thesis line 1364), Custom CNN per class, in the table's row order.
+# Columns: accuracy (printed as %), precision, recall, F1, FPR, FNR.
+TABLE_5_2: dict[str, dict[str, float]] = {
+    "Bangle": dict(accuracy=0.9834, precision=0.9062, recall=0.9667, f1=0.9355, fpr=0.0142,
+                   fnr=0.0333),
+    "Bracelet": dict(accuracy=0.9959, precision=1.0000, recall=0.9667, f1=0.9831, fpr=0.0000,
+                     fnr=0.0333),
+    "Chain": dict(accuracy=0.9751, precision=0.8750, recall=0.9333, f1=0.9032, fpr=0.0190,
+                  fnr=0.0667),
+    "Earring": dict(accuracy=0.9876, precision=0.9655, recall=0.9333, f1=0.9492, fpr=0.0047,
+                    fnr=0.0667),
+    "Necklace": dict(accuracy=0.9793, precision=0.9032, recall=0.9333, f1=0.9180, fpr=0.0142,
+                     fnr=0.0667),
+    "Nose Pin": dict(accuracy=0.9834, precision=0.9355, recall=0.9355, f1=0.9355, fpr=0.0095,
+                     fnr=0.0645),
+    "Pendant": dict(accuracy=0.9876, precision=1.0000, recall=0.9000, f1=0.9474, fpr=0.0000,
+                    fnr=0.1000),
+    "Ring": dict(accuracy=0.9834, precision=0.9333, recall=0.9333, f1=0.9333, fpr=0.0095,
+                 fnr=0.0667),
+}
+TABLE_5_2_MACRO = dict(accuracy=0.9845, precision=0.9398, recall=0.9378, f1=0.9381, fpr=0.0089,
+                       fnr=0.0622)
+
+# Table 5.3 (thesis line 1409), EfficientNetB2 per class. The thesis prints FNR before FPR in
+# this table; the values below are stored by name, so the order does not matter.
+TABLE_5_3: dict[str, dict[str, float]] = {
+    "Bangle": dict(precision=0.9565, recall=0.9565, f1=0.9565, fnr=0.0435, fpr=0.0061),
+    "Bracelet": dict(precision=1.0000, recall=0.7826, f1=0.8780, fnr=0.2174, fpr=0.0000),
+    "Chain": dict(precision=0.9524, recall=0.9091, f1=0.9302, fnr=0.0909, fpr=0.0061),
+    "Earring": dict(precision=0.9565, recall=1.0000, f1=0.9778, fnr=0.0000, fpr=0.0061),
+    "Necklace": dict(precision=1.0000, recall=1.0000, f1=1.0000, fnr=0.0000, fpr=0.0000),
+    "Nose Pin": dict(precision=0.8800, recall=0.9565, f1=0.9167, fnr=0.0435, fpr=0.0180),
+    "Pendant": dict(precision=0.9565, recall=1.0000, f1=0.9778, fnr=0.0000, fpr=0.0061),
+    "Ring": dict(precision=0.9565, recall=1.0000, f1=0.9778, fnr=0.0000, fpr=0.0061),
+}
+TABLE_5_3_MACRO = dict(precision=0.9533, recall=0.9506, f1=0.9497, fnr=0.0494, fpr=0.0068)
+
+# Table 4.3 (thesis line 993): four Conv2D + BatchNorm + MaxPool(2x2) blocks, 3x3 kernels
+# (section 4.3), then Flatten + Dense(512), Dense(256), Dense(8). Printed output shapes:
+TABLE_4_3 = dict(
+    input_size=224,
+    filters=(32, 64, 128, 256),
+    kernel=3,
+    dense=(512, 256),
+    classes=8,
+    output_sides=(111, 54, 26, 12),
+)
+
+# Table 6.2 (thesis line 1647): approximate parameter counts and input sizes.
+TABLE_6_2_PARAMS: dict[str, tuple[float, int]] = {
+    "Custom CNN": (5e6, 224),
+    "VGG16": (138e6, 224),
+    "ResNet50": (25e6, 224),
+    "EfficientNetB2": (9e6, 260),
+}
+
+# Which thesis table each model's row comes from, for captions.
+SOURCES = {
+    "TABLE_4_1": "Table 4.1 (thesis line 880)",
+    "TABLE_4_3": "Table 4.3 (thesis line 993)",
+    "TABLE_5_1": "Table 5.1 (thesis line 1332)",
+    "TABLE_5_2": "Table 5.2 (thesis line 1364)",
+    "TABLE_5_3": "Table 5.3 (thesis line 1409)",
+    "TABLE_6_2": "Table 6.2 (thesis line 1647)",
+}
+
+# --------------------------------------------------------------------------------------------
+# Small arithmetic helpers
+# --------------------------------------------------------------------------------------------
+
+
+def half_unit(decimals: int) -> float:
+    """Half of the last printed digit: the rounding slack of a value shown with ``decimals``."""
+    return 0.5 * 10.0 ** (-decimals)
+
+
+def rounds_to(value: float, printed: float, decimals: int) -> bool:
+    """Whether ``value`` is printed as ``printed`` with ``decimals`` decimals.
+
+    Ties (exactly half a unit away) count as a match, since the thesis does not say how it
+    rounded.
+    """
+    return abs(value - printed) <= half_unit(decimals) + 1e-12
+
+
+def fractions_matching(printed: float, n: int, decimals: int = 4) -> list[int]:
+    """All ``k`` in ``0..n`` for which ``k / n`` is printed as ``printed``."""
+    if n <= 0:
+        return []
+    centre = printed * n
+    lo, hi = max(0, math.floor(centre) - 1), min(n, math.ceil(centre) + 1)
+    return [k for k in range(lo, hi + 1) if rounds_to(k / n, printed, decimals)]
+
+
+def denominators_matching(printed: float, n_range: Iterable[int], decimals: int = 4) -> list[int]:
+    """The ``n`` in ``n_range`` for which some ``k / n`` is printed as ``printed``."""
+    return [n for n in n_range if fractions_matching(printed, n, decimals)]
+
+
+def f1_from(precision: float, recall: float) -> float:
+    """Harmonic mean of precision and recall (0 when both are 0)."""
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def _verdict(ok: bool) -> str:
+    return OK if ok else BAD
+
+
+def _ratio_text(ks: Sequence[int], n: int) -> str:
+    return ", ".join(f"{k}/{n}" for k in ks) if ks else "none"
+
+
+# --------------------------------------------------------------------------------------------
+# Checks. Each returns a list of rows with a final "verdict" key.
+# --------------------------------------------------------------------------------------------
+
+
+def check_macro_averages(
+    per_class: dict[str, dict[str, float]],
+    macro_row: dict[str, float],
+    overall_row: dict[str, float] | None = None,
+    decimals: int = 4,
+) -> list[dict[str, Any]]:
+    """Recompute each macro average as the mean of the per-class rows.
+
+    The mean of values that were each rounded can be off by at most one half unit, and the
+    printed average by another half unit, so a difference of up to one unit is ``consistent``.
+    When ``overall_row`` (the model's Table 5.1 row) is given, it is compared as well.
+    """
+    rows = []
+    tolerance = 2 * half_unit(decimals) + 1e-12
+    for metric in macro_row:
+        values = [row[metric] for row in per_class.values()]
+        mean = sum(values) / len(values)
+        reported = macro_row[metric]
+        row: dict[str, Any] = {
+            "metric": metric,
+            "mean of per-class rows": round(mean, 5),
+            "reported macro average": reported,
+            "difference": round(reported - mean, 5),
+        }
+        ok = abs(reported - mean) <= tolerance
+        if overall_row is not None and metric in overall_row:
+            # Table 5.1's accuracy is the overall accuracy, not a mean of one-vs-rest
+            # accuracies; check_ovr_accuracy relates the two.
+            if metric == "accuracy":
+                row["Table 5.1 value"] = "n/a"
+            else:
+                row["Table 5.1 value"] = overall_row[metric]
+                ok = ok and abs(overall_row[metric] - reported) <= tolerance
+        row["verdict"] = _verdict(ok)
+        rows.append(row)
+    return rows
+
+
+def check_ovr_accuracy(per_class: dict[str, dict[str, float]], overall_accuracy: float,
+                       decimals: int = 4) -> list[dict[str, Any]]:
+    """Relate the per-class (one-vs-rest) accuracies to the overall accuracy.
+
+    Every misclassified image is one false negative (its class) and one false positive (the
+    predicted class), so with ``C`` classes the mean one-vs-rest accuracy is
+    ``1 - 2 e / (C N)`` while the overall accuracy is ``1 - e / N``. Hence
+    ``overall = 1 - C / 2 * (1 - mean one-vs-rest accuracy)``.
+    """
+    classes = len(per_class)
+    mean = sum(r["accuracy"] for r in per_class.values()) / classes
+    implied = 1 - classes / 2 * (1 - mean)
+    # Each printed accuracy carries half a unit of slack; the identity multiplies it by C / 2.
+    slack = classes / 2 * half_unit(decimals) + half_unit(decimals) + 1e-12
+    return [{
+        "mean one-vs-rest accuracy": round(mean, 5),
+        "implied overall accuracy": f"{implied * 100:.2f}%",
+        "reported overall accuracy": f"{overall_accuracy * 100:.2f}%",
+        "difference (points)": round((overall_accuracy - implied) * 100, 3),
+        "verdict": _verdict(abs(overall_accuracy - implied) <= slack),
+    }]
+
+
+def check_rate_identities(per_class: dict[str, dict[str, float]],
+                          decimals: int = 4) -> list[dict[str, Any]]:
+    """Per row: FNR must equal 1 - recall and F1 must be the harmonic mean of P and R."""
+    rows = []
+    slack = 2 * half_unit(decimals) + 1e-12
+    for name, r in per_class.items():
+        f1 = f1_from(r["precision"], r["recall"])
+        # F1 from rounded P and R: allow the propagated rounding error (derivative <= 1 each).
+        f1_ok = abs(f1 - r["f1"]) <= 3 * half_unit(decimals) + 1e-12
+        fnr_ok = abs((1 - r["recall"]) - r["fnr"]) <= slack
+        rows.append({
+            "class": name,
+            "F1 from P and R": round(f1, 4),
+            "reported F1": r["f1"],
+            "1 - recall": round(1 - r["recall"], 4),
+            "reported FNR": r["fnr"],
+            "verdict": _verdict(f1_ok and fnr_ok),
+        })
+    return rows
+
+
+def check_accuracy_denominators(
+    accuracies: dict[str, float], test_sizes: Sequence[int], decimals: int = 4
+) -> list[dict[str, Any]]:
+    """For each reported accuracy, is it ``k / N`` (after rounding) for each test size ``N``?
+
+    A classifier scored on ``N`` images can only reach accuracies ``k / N``; a printed value no
+    ``k`` can produce cannot come from a test set of that size.
+    """
+    rows = []
+    for name, acc in accuracies.items():
+        row: dict[str, Any] = {"model": name, "reported accuracy": f"{acc * 100:.2f}%"}
+        possible = []
+        for n in test_sizes:
+            ks = fractions_matching(acc, n, decimals)
+            row[f"k/N for N={n}"] = _ratio_text(ks, n)
+            possible.append(bool(ks))
+        row["verdict"] = (
+            "possible for every N" if all(possible)
+            else "impossible for every N" if not any(possible)
+            else "possible for " + ", ".join(
+                str(n) for n, ok in zip(test_sizes, possible, strict=True) if ok)
+        )
+        rows.append(row)
+    return rows
+
+
+def fitting_test_sizes(values: Iterable[float], n_range: Iterable[int],
+                       decimals: int = 4) -> list[int]:
+    """Test sizes ``N`` for which every value in ``values`` is some ``k / N``."""
+    values = list(values)
+    return [n for n in n_range if all(fractions_matching(v, n, decimals) for v in values)]
+
+
+def check_per_class_accuracy(per_class: dict[str, dict[str, float]], test_sizes: Sequence[int],
+                             decimals: int = 4) -> list[dict[str, Any]]:
+    """One-vs-rest accuracy of a class is ``1 - errors / N`` over the whole test set, so each
+    per-class accuracy (Table 5.2) must be some ``k / N`` for the test size ``N`` used."""
+    return check_accuracy_denominators(
+        {name: r["accuracy"] for name, r in per_class.items()}, test_sizes, decimals
+    )
+
+
+def implied_supports(per_class: dict[str, dict[str, float]], n_range: Iterable[int],
+                     decimals: int = 4) -> dict[str, list[int] | None]:
+    """Class sizes in ``n_range`` that could give each printed recall (``None``: recall 1 or 0,
+    which every size can give)."""
+    n_range = list(n_range)
+    out: dict[str, list[int] | None] = {}
+    for name, r in per_class.items():
+        rec = r["recall"]
+        out[name] = None if rec in (0.0, 1.0) else denominators_matching(rec, n_range, decimals)
+    return out
+
+
+def check_supports(per_class: dict[str, dict[str, float]], expected: dict[str, int],
+                   n_range: Iterable[int], label: str, decimals: int = 4) -> list[dict[str, Any]]:
+    """Compare the class sizes a recall value allows with the sizes a split says."""
+    rows = []
+    for name, cands in implied_supports(per_class, n_range, decimals).items():
+        want = expected[name]
+        ok = True if cands is None else want in cands
+        rows.append({
+            "class": name,
+            "reported recall": per_class[name]["recall"],
+            "class sizes that fit": "any" if cands is None else (
+                ", ".join(map(str, cands)) or "none in range"),
+            f"size in {label}": want,
+            "verdict": _verdict(ok),
+        })
+    return rows
+
+
+def check_table_4_1_sums() -> list[dict[str, Any]]:
+    """Rows must add up (original = train + val + test) and columns must match the totals."""
+    rows = []
+    for name, (orig, tr, va, te, _aug) in TABLE_4_1.items():
+        rows.append({"row": name, "stated": orig, "recomputed": tr + va + te,
+                     "what": "train + val + test", "verdict": _verdict(orig == tr + va + te)})
+    for i, col in enumerate(TABLE_4_1_COLUMNS):
+        total = sum(v[i] for v in TABLE_4_1.values())
+        rows.append({"row": f"Total {col}", "stated": TABLE_4_1_TOTAL[i], "recomputed": total,
+                     "what": "column sum", "verdict": _verdict(total == TABLE_4_1_TOTAL[i])})
+    return rows
+
+
+def check_split_ratios(tolerance: float = 0.01) -> list[dict[str, Any]]:
+    """The split columns against the stated 70/15/15 per class and overall."""
+    rows = []
+    for name, (orig, *split, _aug) in [*TABLE_4_1.items(), ("Total", TABLE_4_1_TOTAL)]:
+        shares = [s / orig for s in split]
+        ok = all(abs(s - r) <= tolerance + 1 / orig for s, r in zip(shares, SPLIT_RATIOS,
+                                                                     strict=True))
+        rows.append({"row": name, "train share": round(shares[0], 4),
+                     "val share": round(shares[1], 4), "test share": round(shares[2], 4),
+                     "verdict": _verdict(ok)})
+    return rows
+
+
+def check_augmented_counts(factor: int = 10) -> list[dict[str, Any]]:
+    """Is the "Augmented" column ``factor`` times the training column?"""
+    rows = []
+    for name, (_o, tr, _v, _t, aug) in [*TABLE_4_1.items(), ("Total", TABLE_4_1_TOTAL)]:
+        rows.append({"row": name, "train": tr, f"{factor} x train": factor * tr,
+                     "stated augmented": aug, "difference": aug - factor * tr,
+                     "verdict": _verdict(aug == factor * tr)})
+    return rows
+
+
+def balanced_split_sizes(total: int = BALANCED_TOTAL,
+                         ratios: Sequence[float] = SPLIT_RATIOS) -> dict[str, int]:
+    """Split sizes of the balanced experiment (200 per class, 70/15/15)."""
+    train = round(total * ratios[0])
+    val = round(total * ratios[1])
+    return {"train": train, "val": val, "test": total - train - val}
+
+
+# --------------------------------------------------------------------------------------------
+# Custom CNN size (Table 4.3 against Table 6.2)
+# --------------------------------------------------------------------------------------------
+
+
+def conv_pool_sides(input_size: int, blocks: int, kernel: int = 3,
+                    padding: str = "valid") -> list[int]:
+    """Feature-map side after each Conv(kernel, stride 1) + MaxPool(2) block."""
+    sides, side = [], input_size
+    for _ in range(blocks):
+        if padding == "valid":
+            side = side - kernel + 1
+        side //= 2
+        sides.append(side)
+    return sides
+
+
+def custom_cnn_param_count(
+    input_size: int = 224,
+    filters: Sequence[int] = TABLE_4_3["filters"],
+    dense: Sequence[int] = TABLE_4_3["dense"],
+    classes: int = 8,
+    kernel: int = 3,
+    padding: str = "valid",
+    head: str = "flatten",
+    batchnorm: bool = True,
+    channels: int = 3,
+) -> dict[str, int]:
+    """Parameter count of the Table 4.3 network, by layer group.
+
+    ``padding``: "valid" reproduces the output shapes printed in Table 4.3, "same" keeps the
+    side until each pool. ``head``: "flatten" as in Table 4.3, or "gap" (global average
+    pooling) as an alternative reading. Batch-norm counts 4 numbers per channel (2 trainable).
+    """
+    counts = {"conv": 0, "batchnorm": 0, "dense": 0}
+    c_in = channels
+    for f in filters:
+        counts["conv"] += kernel * kernel * c_in * f + f
+        if batchnorm:
+            counts["batchnorm"] += 4 * f
+        c_in = f
+    side = conv_pool_sides(input_size, len(filters), kernel, padding)[-1]
+    width = c_in * side * side if head == "flatten" else c_in
+    for units in (*dense, classes):
+        counts["dense"] += width * units + units
+        width = units
+    counts["total"] = counts["conv"] + counts["batchnorm"] + counts["dense"]
+    return counts
+
+
+def check_table_4_3_shapes() -> list[dict[str, Any]]:
+    """Do the printed output shapes follow from 3x3 convolutions and 2x2 pooling?"""
+    rows = []
+    size, printed = TABLE_4_3["input_size"], TABLE_4_3["output_sides"]
+    for padding in ("valid", "same"):
+        sides = conv_pool_sides(size, len(printed), TABLE_4_3["kernel"], padding)
+        rows.append({"padding": padding, "computed sides": ", ".join(map(str, sides)),
+                     "Table 4.3 sides": ", ".join(map(str, printed)),
+                     "verdict": _verdict(tuple(sides) == tuple(printed))})
+    return rows
+
+
+def check_custom_cnn_size(claim: float = TABLE_6_2_PARAMS["Custom CNN"][0],
+                          tolerance: float = 0.25,
+                          built: int | None = None) -> list[dict[str, Any]]:
+    """Table 4.3's network at 224 px against Table 6.2's "≈5M" parameters.
+
+    ``tolerance`` is how far from the claim a count may be and still read as "≈" (25%).
+    ``built``: a count from actually building the model (``models.count_params``), if known.
+    """
+    readings = [
+        ("Table 4.3 as printed (valid padding, Flatten)", "valid", "flatten"),
+        ("same padding, Flatten", "same", "flatten"),
+        ("valid padding, global average pooling", "valid", "gap"),
+    ]
+    rows = []
+    for label, padding, head in readings:
+        total = custom_cnn_param_count(224, padding=padding, head=head)["total"]
+        rows.append(_size_row(label, total, claim, tolerance))
+    if built is not None:
+        rows.append(_size_row("our build_model('custom_cnn', input_size=224)", built, claim,
+                              tolerance))
+    return rows
+
+
+def _size_row(label: str, total: int, claim: float, tolerance: float) -> dict[str, Any]:
+    return {
+        "reading": label,
+        "parameters": total,
+        "millions": round(total / 1e6, 2),
+        "Table 6.2 claim (millions)": claim / 1e6,
+        "ratio to claim": round(total / claim, 2),
+        "verdict": _verdict(abs(total / claim - 1) <= tolerance),
+    }
+
+
+def summary(rows: Iterable[dict[str, Any]]) -> str:
+    """"k of n rows consistent" for a check's rows."""
+    rows = list(rows)
+    good = sum(1 for r in rows if r["verdict"] in (OK, "possible for every N"))
+    return f"{good} of {len(rows)} rows consistent"

@@ -1,0 +1,364 @@
+"""The notebooks' papermill parameters: validation, path resolution and provenance lines.
+
+Every notebook starts with the same parameters cell (``PROFILE``, ``DATA_DIR``, ``WEIGHTS``,
+``SEED``, ``ARTIFACTS``) and passes it straight to :func:`check_params`. A bad value stops the
+notebook at once with one line that names the parameter, instead of failing deep inside
+training. Relative paths are resolved against the repository root, so the notebooks behave the
+same whether papermill runs them from ``notebooks/`` or from the root.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import MODEL_TITLES, PROFILES, JewelNetError, Profile, run_name
+
+# Files that mark the top of a checkout of this project.
+_ROOT_MARKERS = ("_toc.yml", "pyproject.toml")
+
+
+class ParameterError(JewelNetError):
+    """A notebook parameter has a wrong type or value.
+
+    IPython prints an exception through ``_render_traceback_`` when it has one, so a failing
+    notebook shows this single line instead of a stack trace.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"ParameterError: {self}"]
+
+
+def find_repo_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: the working directory) that holds
+    ``_toc.yml`` and ``pyproject.toml``; the working directory itself when there is none
+    (for example on Colab after ``pip install`` without a clone)."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if all((folder / marker).is_file() for marker in _ROOT_MARKERS):
+            return folder
+    return here
+
+
+def _resolve(root: Path, value: str | os.PathLike[str]) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (root / path)
+
+
+@dataclass
+class NotebookParams:
+    """Checked parameters plus the folders every notebook derives from them."""
+
+    profile: str
+    data_dir: Path | None  # None: the profile's synthetic JewelSynth set
+    weights: str | None  # None (random initialisation), "imagenet" or a weights file
+    weights_label: str
+    seed: int
+    root: Path
+    artifacts: Path
+    reports: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+    _dataset: Path | None = field(default=None, repr=False)
+
+    @property
+    def prof(self) -> Profile:
+        """The :class:`config.Profile` object."""
+        return PROFILES[self.profile]
+
+    @property
+    def synthetic(self) -> bool:
+        """True when the notebooks use the generated JewelSynth images."""
+        return self.data_dir is None
+
+    def dataset(self) -> Path:
+        """The image folder: ``DATA_DIR``, or the profile's synthetic set (generated if missing)."""
+        if self._dataset is None:
+            if self.data_dir is not None:
+                self._dataset = self.data_dir
+            else:
+                from . import synth
+
+                self._dataset = Path(synth.ensure_dataset(self.profile, root=self.root,
+                                                          progress=False))
+        return self._dataset
+
+    def split_path(self) -> Path:
+        """Where the split manifest of this dataset and seed lives."""
+        return self.artifacts / "splits" / f"{self.dataset().name}-s{self.seed}.json"
+
+    def run_dir(self, model: str) -> Path:
+        """The run folder ``train_model`` writes for ``model`` under this profile and seed."""
+        return self.artifacts / run_name(model, self.profile, self.seed)
+
+    def train(self, model: str, retrain: bool = False, progress: bool = True) -> Path:
+        """Train ``model`` with these parameters, or reuse the finished run that has them.
+
+        An interrupted run resumes from its checkpoint; ``retrain`` starts again from scratch.
+        A finished run made with other weights or other data is never reused silently: that
+        is a one-line error asking for ``RETRAIN = True``.
+        """
+        from . import data, train
+        from .utils import read_json
+
+        split = self.split_path()
+        manifest = data.ensure_split(self.dataset(), split, seed=self.seed)
+        run_dir = train.train_model(model, self.dataset(), split, self.profile, self.artifacts,
+                                    seed=self.seed, weights=self.weights, resume=not retrain,
+                                    overwrite=retrain, progress=progress)
+        cfg = read_json(run_dir / "config.json")
+        wanted = "none" if self.weights is None else self.weights
+        if cfg.get("data_hash") != data.data_hash(manifest) or (
+                cfg.get("weights") not in (wanted, str(Path(wanted).resolve()))):
+            raise ParameterError(
+                f"{self.rel(run_dir)} holds a finished run made with other data or weights "
+                f"(weights={cfg.get('weights')!r}); set RETRAIN = True to train again, or use "
+                "another ARTIFACTS folder"
+            )
+        return run_dir
+
+    def tuning_dir(self) -> Path:
+        """Parent folder of the KerasTuner projects of this profile."""
+        return self.artifacts / "tuning" / self.profile
+
+    def rel(self, path: str | os.PathLike[str]) -> str:
+        """``path`` relative to the repository root when it lies inside it (for printing)."""
+        return _display(Path(path), self.root)
+
+    def dataset_label(self) -> str:
+        """Short description of the images in use."""
+        path = self._dataset or self.data_dir
+        if self.synthetic:
+            if path is None:
+                from .synth import default_dataset_dir
+
+                path = self.root / default_dataset_dir(self.profile)
+            return f"synthetic JewelSynth ({_display(path, self.root)})"
+        return f"photos in {_display(path, self.root)}"
+
+    def provenance(self, what: str | None = None, **details: Any) -> str:
+        """One line naming the profile, dataset and weights behind a table or figure."""
+        parts = [
+            f"profile={self.profile}",
+            f"dataset={self.dataset_label()}",
+            f"weights={self.weights_label}",
+            f"seed={self.seed}",
+        ]
+        parts += [f"{key}={value}" for key, value in details.items()]
+        head = f"Provenance of {what}: " if what else "Provenance: "
+        return head + "; ".join(parts)
+
+
+def _display(path: Path | None, root: Path) -> str:
+    if path is None:
+        return "?"
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _check_profile(value: Any) -> str:
+    if not isinstance(value, str) or value not in PROFILES:
+        raise ParameterError(
+            f"PROFILE must be one of {', '.join(PROFILES)}; got {value!r}"
+        )
+    return value
+
+
+def _check_seed(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        raise ParameterError(
+            f"SEED must be a whole number between 0 and 2**32-1; got {value!r} "
+            f"({type(value).__name__})"
+        )
+    return value
+
+
+def _check_path_like(name: str, value: Any) -> str | os.PathLike[str]:
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+        raise ParameterError(f"{name} must be a folder path (text); got {value!r}")
+    return value
+
+
+def _check_weights(value: Any, profile: Profile, root: Path) -> tuple[str | None, str]:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
+        return None, "none (random initialisation)"
+    if not isinstance(value, (str, os.PathLike)):
+        raise ParameterError(
+            f"WEIGHTS must be 'profile', 'imagenet', 'none' or a file path; got {value!r}"
+        )
+    text = str(value).strip()
+    if text.lower() == "profile":
+        default = profile.default_weights
+        if default is None:
+            return None, f"none (random initialisation; the {profile.name} profile's default)"
+        return default, f"{default} (the {profile.name} profile's default)"
+    if text.lower() == "imagenet":
+        return "imagenet", "imagenet"
+    path = _resolve(root, text)
+    if not path.is_file():
+        raise ParameterError(
+            f"WEIGHTS={text!r} is not 'profile', 'imagenet' or 'none', and no file exists at {path}"
+        )
+    return str(path), f"file {path.name}"
+
+
+def check_params(
+    *,
+    PROFILE: Any,
+    DATA_DIR: Any,
+    WEIGHTS: Any,
+    SEED: Any,
+    ARTIFACTS: Any,
+    root: str | os.PathLike[str] | None = None,
+    **extra: Any,
+) -> NotebookParams:
+    """Validate the notebook parameters and derive the folders the notebook uses.
+
+    Raises :class:`ParameterError` (one line, naming the parameter) on a wrong type or value.
+    Extra keyword arguments are kept, unchecked, in ``.extra``.
+    """
+    base = find_repo_root(root)
+    profile = _check_profile(PROFILE)
+    seed = _check_seed(SEED)
+    artifacts = _resolve(base, _check_path_like("ARTIFACTS", ARTIFACTS))
+
+    data_dir: Path | None = None
+    if DATA_DIR is not None and not (isinstance(DATA_DIR, str) and not DATA_DIR.strip()):
+        data_dir = _resolve(base, _check_path_like("DATA_DIR", DATA_DIR))
+        if not data_dir.is_dir():
+            raise ParameterError(
+                f"DATA_DIR={str(DATA_DIR)!r} is not a folder (looked for {data_dir}); "
+                "give a folder with one sub-folder of photos per class, or None for the "
+                "synthetic set"
+            )
+
+    weights, label = _check_weights(WEIGHTS, PROFILES[profile], base)
+
+    # Reports sit beside the default artifacts folder (reports/<profile>/), or inside a
+    # custom ARTIFACTS folder, so that runs on real photos never overwrite the synthetic ones.
+    if artifacts.resolve() == (base / "artifacts").resolve():
+        reports = base / "reports" / profile
+    else:
+        reports = artifacts / "reports" / profile
+
+    return NotebookParams(
+        profile=profile,
+        data_dir=data_dir,
+        weights=weights,
+        weights_label=label,
+        seed=seed,
+        root=base,
+        artifacts=artifacts,
+        reports=reports,
+        extra=dict(extra),
+    )
+
+
+def model_title(model: str) -> str:
+    """Display name of a model key (``efficientnetb2`` -> ``EfficientNetB2``)."""
+    return MODEL_TITLES.get(model, model)
+
+
+# --------------------------------------------------------------------------------------------
+# Display helpers shared by the notebooks (rendering only; every figure comes from plots.py or
+# from a PNG written by another module).
+# --------------------------------------------------------------------------------------------
+
+
+def show_figure(fig: Any, save_to: str | os.PathLike[str] | None = None) -> None:
+    """Display a Matplotlib figure as an embedded PNG (optionally saving it too).
+
+    The PNG is embedded in the notebook, so the executed notebook and the book page show it
+    without any Matplotlib backend configuration.
+    """
+    import io
+
+    from IPython.display import Image, display
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    if save_to is not None:
+        from .utils import atomic_write_bytes
+
+        atomic_write_bytes(save_to, buf.getvalue())
+    display(Image(data=buf.getvalue()))
+
+
+def show_image(path: str | os.PathLike[str], width: int | None = None) -> None:
+    """Display a PNG file written by another module (for example an evaluation figure)."""
+    from IPython.display import Image, display
+
+    path = Path(path)
+    if not path.is_file():
+        raise JewelNetError(f"figure not found: {path}")
+    display(Image(data=path.read_bytes(), width=width))
+
+
+def hyperparameter_table(profile: str, which: str = "all") -> Any:
+    """Table B.1 generated from ``config``: one row per setting, one column per model.
+
+    Model-specific settings come from ``MODEL_SPECS`` and the profile's input sizes; shared
+    settings from the :class:`config.Profile` fields; augmentation from its ``Augmentation``.
+    ``which``: "all" (the B.1 shape), "per-model" (rows that differ between models) or
+    "shared" (rows equal for all models, as a single ``value`` column).
+    """
+    import dataclasses
+
+    import pandas as pd
+
+    from .config import MODEL_SPECS, MODELS
+
+    prof = PROFILES[profile]
+    rows: dict[str, dict[str, Any]] = {}
+
+    def put(name: str, values: dict[str, Any] | Any) -> None:
+        rows[name] = values if isinstance(values, dict) else dict.fromkeys(MODELS, values)
+
+    put("input size (px)", {m: f"{prof.input_size(m)}×{prof.input_size(m)}" for m in MODELS})
+    put("training stages", {m: "1 (from scratch)" if not MODEL_SPECS[m].two_stage
+                            else "2 (head, then fine-tuning)" for m in MODELS})
+    put("dense units (FC1, FC2)", {m: ", ".join(map(str, MODEL_SPECS[m].dense_units))
+                                   for m in MODELS})
+    put("dropout (FC1, FC2)", {m: ", ".join(map(str, MODEL_SPECS[m].dropout)) for m in MODELS})
+    put("L2 regularisation", {m: MODEL_SPECS[m].l2 or "—" for m in MODELS})
+    put("backbone layers fine-tuned in stage 2",
+        {m: MODEL_SPECS[m].trainable_tail if MODEL_SPECS[m].trainable_tail else "—"
+         for m in MODELS})
+    put("learning rate", prof.learning_rate)
+    put("learning-rate decay per update", prof.lr_decay)
+    put("fine-tuning learning rate (stage 2)",
+        {m: prof.fine_tune_lr if MODEL_SPECS[m].two_stage else "—" for m in MODELS})
+    put("batch size", prof.batch_size)
+    put("epochs", {m: f"{prof.stage1_epochs} + {prof.stage2_epochs}" if MODEL_SPECS[m].two_stage
+                   else str(prof.max_epochs) for m in MODELS})
+    put("early-stopping patience (val. accuracy)", prof.early_stop_patience)
+    put("LR reduction (patience, factor)", f"{prof.reduce_lr_patience}, {prof.reduce_lr_factor}")
+    put("training images per class (cap)", prof.max_train_per_class or "all")
+    put("cached augmented views per image (stage 1)",
+        {m: prof.feature_cache_views if MODEL_SPECS[m].two_stage else "—" for m in MODELS})
+    put("default weights", {m: "none (from scratch)" if m == "custom_cnn"
+                            else (prof.default_weights or "none") for m in MODELS})
+    for f in dataclasses.fields(prof.augmentation):
+        value = getattr(prof.augmentation, f.name)
+        if isinstance(value, tuple):
+            value = " to ".join(map(str, value))
+        put(f"augmentation: {f.name.replace('_', ' ')}", value)
+    put("seeds", ", ".join(map(str, prof.seeds)))
+    put("JewelSynth counts / image side / difficulty",
+        f"{prof.synth_counts} / {prof.synth_size} px / {prof.synth_difficulty}")
+    put("KerasTuner", ", ".join(f"{k}={v}" for k, v in prof.tuner.items()) or "—")
+
+    table = pd.DataFrame.from_dict(rows, orient="index").astype(str)
+    table.columns = [MODEL_TITLES[m] for m in table.columns]
+    table.index.name = "setting"
+    if which == "all":
+        return table
+    same = table.nunique(axis=1) == 1
+    if which == "shared":
+        return table.loc[same].iloc[:, :1].set_axis(["value"], axis=1)
+    if which == "per-model":
+        return table.loc[~same]
+    raise ValueError(f"which must be 'all', 'per-model' or 'shared', not {which!r}")

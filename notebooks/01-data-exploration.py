@@ -1,0 +1,260 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · The data: audit, classes and split
+#
+# ## Overview
+#
+# Before any network is trained we look hard at the images. In this notebook you will learn
+#
+# - how the data set is audited: unreadable files, odd pixel formats, exact and near-duplicate
+#   images;
+# - how many images each class has, in the shape of Table 4.1 of the thesis, next to the
+#   thesis's own counts;
+# - what the images look like (a contact sheet per class) and how large they are;
+# - how the train / validation / test split is made so that near-duplicates never leak
+#   between subsets;
+# - when the data is synthetic, how the JewelSynth generator was calibrated.
+#
+# ## Prerequisites
+#
+# - **Earlier chapters:** [Methodology](../book/04-methodology.md), section *Data*
+# - **Earlier notebooks:** none: this is the first
+# - **Time to run:** smoke: under a minute · cpu: a few minutes (generating JewelSynth the first
+#   time) · paper: a few minutes
+
+# %% [markdown]
+# ## Running on Colab or Kaggle
+#
+# The next cell (click to show it) acts only on Google Colab, Kaggle or Binder: it clones the
+# repository where needed, installs the `jewelnet_utils` package and reports whether a GPU is
+# attached. On a local checkout it does nothing. To use real photos, set `DATA_DIR` in the
+# parameters cell to a folder with one sub-folder per class; for ImageNet weights set
+# `WEIGHTS = "imagenet"` (Keras keeps them in `~/.keras/models/`) or give the path of a weights
+# file. The chapter [Re-running on Colab or Kaggle](../book/colab-kaggle.md) walks through
+# both.
+
+# %% tags=["hide-input"]
+# Colab / Kaggle / Binder only: install the package, report the GPU. Inert on a local checkout.
+import os
+import shutil
+import subprocess
+import sys
+
+REPO_URL = "https://github.com/jewelnet/jewelnet-book"  # = repository.url in _config.yml
+if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
+    home = "/kaggle/working" if "KAGGLE_KERNEL_RUN_TYPE" in os.environ else "/content"
+    checkout = os.path.join(home, "jewelnet-book")
+    if not os.path.isdir(checkout):
+        subprocess.run(["git", "clone", "--depth", "1", REPO_URL, checkout], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", checkout], check=True)
+    sys.path.insert(0, checkout)  # makes the fresh install importable without a restart
+    os.chdir(os.path.join(checkout, "notebooks"))
+    gpu = shutil.which("nvidia-smi") and subprocess.run(
+        ["nvidia-smi", "-L"], capture_output=True, text=True).stdout.strip()
+    print(gpu or "No GPU attached: switch the runtime to a GPU for PROFILE='paper'.")
+    print("Photos: set DATA_DIR below to a folder with one sub-folder per class.")
+    print("ImageNet weights: WEIGHTS='imagenet' downloads them once into ~/.keras/models/.")
+elif "BINDER_SERVICE_HOST" in os.environ:  # Binder has the repository checked out already
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", ".."], check=True)
+    sys.path.insert(0, os.path.abspath(".."))
+
+# %% [markdown]
+# ## Imports
+
+# %%
+import json
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import display
+
+from jewelnet_utils import audit_thesis, data, plots, synth
+from jewelnet_utils.notebook_params import check_params, show_figure
+
+# %% [markdown]
+# ## Parameters
+#
+# papermill overrides this cell (`-p PROFILE smoke`, `-p DATA_DIR /path/to/photos`, ...).
+# Relative paths are resolved against the repository root, whatever the working directory.
+
+# %% tags=["parameters"]
+PROFILE = os.environ.get("PROFILE", "cpu")  # smoke | cpu | paper
+DATA_DIR = None  # None: the profile's synthetic JewelSynth set, generated if missing
+WEIGHTS = "profile"  # "profile" (the profile's default), "imagenet", "none" or a file path
+SEED = 42
+ARTIFACTS = "artifacts"  # runs, splits and tuning results go here
+
+# %%
+P = check_params(PROFILE=PROFILE, DATA_DIR=DATA_DIR, WEIGHTS=WEIGHTS, SEED=SEED,
+                 ARTIFACTS=ARTIFACTS)
+print(P.provenance())
+
+# %% [markdown]
+# ## The images in use
+#
+# With `DATA_DIR = None` the profile's JewelSynth set is used; it is generated the first time
+# (the `smoke` profile makes a small set, `cpu` and `paper` the thesis's class counts).
+
+# %%
+DATA = P.dataset()
+print(f"Images: {P.dataset_label()}")
+
+# %% [markdown]
+# ## Audit
+#
+# The audit decodes every file once. Files that cannot be used are listed with the reason;
+# greyscale, palette, CMYK, 16-bit and EXIF-rotated images are converted rather than
+# rejected and counted below. Images whose perceptual hashes differ by at most a few bits are
+# grouped as near-duplicates.
+
+# %%
+report = data.audit_dataset(DATA)
+counts = pd.DataFrame(report.counts).T[["files", "usable", "unusable"]]
+counts.index.name = "class"
+display(counts)
+print(P.provenance("the audit counts"))
+if not report.usable:
+    raise RuntimeError(f"the data cannot be split: {report.problem}")
+
+# %%
+findings = pd.Series({
+    "unusable files": len(report.unusable),
+    "files outside class folders or ignored": len(report.ignored),
+    "exact-duplicate groups": len(report.exact_duplicates),
+    "near-duplicate groups": len(report.near_duplicates),
+    **{f"converted: {kind}": n for kind, n in report.conversions.items()},
+}, name="count")
+display(findings.to_frame())
+for note in report.notes:
+    print("note:", note)
+if report.ignored:
+    display(pd.DataFrame(report.ignored).head(10))
+print(P.provenance("the audit findings"))
+
+# %% [markdown]
+# ### Image sizes
+#
+# Photos from different sources come in very different sizes; every model resizes them to its
+# input size (see [notebook 02](02-augmentation.ipynb)). The table summarises width and
+# height per class.
+
+# %%
+sizes = pd.DataFrame([
+    {"class": r.class_name, "width": r.width, "height": r.height}
+    for r in report.files if r.usable
+])
+display(sizes.groupby("class")[["width", "height"]].describe()
+        .loc[:, (slice(None), ["min", "50%", "max"])].astype(int))
+print(P.provenance("the image sizes"))
+
+# %% [markdown]
+# ### Near-duplicates
+#
+# A near-duplicate pair split across training and test would let a model score by memory.
+# The first few groups the audit found are shown here (if any); the split below keeps every
+# group inside one subset. Perceptual hashes summarise coarse structure, so images that are
+# mostly plain background can be grouped although the pieces in them differ; keeping such a
+# group on one side of the split costs nothing.
+
+# %%
+groups = report.near_duplicates[:4]
+if groups:
+    images, titles = [], []
+    for group in groups:
+        for rel in group[:3]:
+            images.append(data.load_image(DATA / rel))
+            titles.append(rel)
+    show_figure(plots.image_grid(images, titles, ncols=3, title="Near-duplicate groups",
+                                 caption=P.provenance()))
+else:
+    print("No near-duplicate groups at this threshold.")
+print(P.provenance("the near-duplicate check"))
+
+# %% [markdown]
+# ## The split
+#
+# The split is stratified per class (70 / 15 / 15, as in the thesis) and written once as a
+# manifest. Every later notebook reads the same manifest, so all models see the same images.
+# The thesis's counts from its Table 4.1 are shown alongside for comparison; its
+# "Augmented" column has no counterpart here because augmentation happens on the fly.
+
+# %%
+manifest = data.ensure_split(DATA, P.split_path(), seed=P.seed)
+files = pd.DataFrame(manifest["files"])
+table = pd.crosstab(files["class"], files["split"]).reindex(columns=list(data.SPLITS))
+table.insert(0, "images", table.sum(axis=1))
+table = table.reindex(manifest["classes"])
+table.loc["total"] = table.sum()
+thesis = pd.DataFrame(audit_thesis.TABLE_4_1, index=audit_thesis.TABLE_4_1_COLUMNS).T
+thesis.index = [c.lower().replace(" ", "_") for c in thesis.index]
+thesis.loc["total"] = audit_thesis.TABLE_4_1_TOTAL
+table = table.join(thesis.add_prefix("thesis "), how="left")
+display(table)
+print(f"Manifest: {P.rel(P.split_path())} ({len(manifest['skipped'])} files skipped)")
+print(P.provenance("the split table"))
+
+# %% [markdown]
+# ## Samples per class
+#
+# A contact sheet of training images, a few per class. For JewelSynth, check that the
+# look-alike pairs the thesis names (bangle/bracelet, chain/necklace) really look alike.
+
+# %%
+per_class = 6
+by_class: dict[str, list] = {}
+for entry in manifest["files"]:
+    if entry["split"] == "train" and len(by_class.setdefault(entry["class"], [])) < per_class:
+        by_class[entry["class"]].append(data.load_image(DATA / entry["path"]))
+show_figure(plots.contact_sheet(by_class, per_class=per_class,
+                                title="Training images per class", caption=P.provenance()))
+print(P.provenance("the contact sheet"))
+
+# %% [markdown]
+# ## How JewelSynth was calibrated
+#
+# When the images are synthetic, the generator's difficulty settings (how many look-alikes,
+# how much cropping, blur, noise and lighting change) were calibrated by training the custom
+# CNN on generated sets and adjusting them. The record of that calibration ships with the
+# package; it describes the generator, not any model trained in this book.
+
+# %%
+calibration_file = Path(synth.__file__).with_name("synth_calibration.json")
+if not P.synthetic:
+    print("Real photos in use: no synthetic calibration applies.")
+elif not calibration_file.is_file():
+    print(f"This version of the package ships no calibration record ({calibration_file.name}).")
+else:
+    calibration = json.loads(calibration_file.read_text(encoding="utf-8"))
+    display(pd.json_normalize(calibration, sep=" / ").T.rename(columns={0: "value"}))
+    print(f"Source: {calibration_file.name}, shipped with the package.")
+
+# %% [markdown]
+# ## Summary
+#
+# - The audit tells us whether every file is usable and how many near-duplicates exist; the
+#   split keeps near-duplicates on one side.
+# - The class table has the shape of the thesis's Table 4.1, with the thesis's numbers beside
+#   ours. With JewelSynth under the `cpu` or `paper` profile the class counts follow the
+#   thesis; under `smoke` the set is deliberately tiny.
+# - The split manifest written here is the single source of truth for every later notebook.
+#
+# ## What's next
+#
+# [Notebook 02](02-augmentation.ipynb) shows what each augmentation of the thesis's Table 4.2
+# does to an
+# image before the networks are trained in notebooks 03–06.

@@ -1,0 +1,210 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · The custom CNN
+#
+# ## Overview
+#
+# In this notebook you will learn
+#
+# - how the custom CNN of the thesis's Table 4.3 is put together and how many parameters
+#   it really has, next to the "≈5M" the thesis gives in its Table 6.2;
+# - how it is trained from scratch in a single stage under the shared protocol of Table 4.4;
+# - how its training and validation curves behave.
+#
+# ## Prerequisites
+#
+# - **Earlier chapters:** [Methodology](../book/04-methodology.md), section *Four networks*
+# - **Earlier notebooks:** [01 · The data](01-data-exploration.ipynb) (the split); [02 ·
+#   Augmentation](02-augmentation.ipynb) is useful background
+# - **Time to run:** smoke: about a minute · cpu: roughly 10–20 minutes · paper: roughly 30–60
+#   minutes on a GPU
+
+# %% [markdown]
+# ## Running on Colab or Kaggle
+#
+# The next cell (click to show it) acts only on Google Colab, Kaggle or Binder: it clones the
+# repository where needed, installs the `jewelnet_utils` package and reports whether a GPU is
+# attached. On a local checkout it does nothing. To use real photos, set `DATA_DIR` in the
+# parameters cell to a folder with one sub-folder per class; for ImageNet weights set
+# `WEIGHTS = "imagenet"` (Keras keeps them in `~/.keras/models/`) or give the path of a weights
+# file. The chapter [Re-running on Colab or Kaggle](../book/colab-kaggle.md) walks through
+# both.
+
+# %% tags=["hide-input"]
+# Colab / Kaggle / Binder only: install the package, report the GPU. Inert on a local checkout.
+import os
+import shutil
+import subprocess
+import sys
+
+REPO_URL = "https://github.com/jewelnet/jewelnet-book"  # = repository.url in _config.yml
+if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
+    home = "/kaggle/working" if "KAGGLE_KERNEL_RUN_TYPE" in os.environ else "/content"
+    checkout = os.path.join(home, "jewelnet-book")
+    if not os.path.isdir(checkout):
+        subprocess.run(["git", "clone", "--depth", "1", REPO_URL, checkout], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", checkout], check=True)
+    sys.path.insert(0, checkout)  # makes the fresh install importable without a restart
+    os.chdir(os.path.join(checkout, "notebooks"))
+    gpu = shutil.which("nvidia-smi") and subprocess.run(
+        ["nvidia-smi", "-L"], capture_output=True, text=True).stdout.strip()
+    print(gpu or "No GPU attached: switch the runtime to a GPU for PROFILE='paper'.")
+    print("Photos: set DATA_DIR below to a folder with one sub-folder per class.")
+    print("ImageNet weights: WEIGHTS='imagenet' downloads them once into ~/.keras/models/.")
+elif "BINDER_SERVICE_HOST" in os.environ:  # Binder has the repository checked out already
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", ".."], check=True)
+    sys.path.insert(0, os.path.abspath(".."))
+
+# %% [markdown]
+# ## Imports
+
+# %%
+import pandas as pd
+from IPython.display import display
+
+from jewelnet_utils import evaluate, models, plots
+from jewelnet_utils.notebook_params import check_params, model_title, show_figure
+from jewelnet_utils.utils import read_json
+
+MODEL = "custom_cnn"
+
+# %% [markdown]
+# ## Parameters
+#
+# papermill overrides this cell (`-p PROFILE smoke`, `-p DATA_DIR /path/to/photos`, ...).
+# Relative paths are resolved against the repository root, whatever the working directory.
+
+# %% tags=["parameters"]
+PROFILE = os.environ.get("PROFILE", "cpu")  # smoke | cpu | paper
+DATA_DIR = None  # None: the profile's synthetic JewelSynth set, generated if missing
+WEIGHTS = "profile"  # "profile" (the profile's default), "imagenet", "none" or a file path
+SEED = 42
+ARTIFACTS = "artifacts"  # runs, splits and tuning results go here
+RETRAIN = False  # True: train again even if a finished run with these settings exists
+
+# %%
+P = check_params(PROFILE=PROFILE, DATA_DIR=DATA_DIR, WEIGHTS=WEIGHTS, SEED=SEED,
+                 ARTIFACTS=ARTIFACTS)
+print(P.provenance())
+
+# %% [markdown]
+# ## What the thesis specifies
+#
+# Table 4.3 of the thesis describes four convolutional blocks. Each block is a 3×3
+# convolution followed by batch normalisation and 2×2 max-pooling; the number of filters
+# doubles from block to block (32, 64, 128, 256). The printed output shapes (111, 54, 26 and 12
+# pixels for a 224-pixel input) only work out if the convolutions use no padding, which is
+# how we build them. The feature map is then flattened into a dense layer of 512 units
+# (dropout 0.5), a dense layer of 256 units (dropout 0.3) and an eight-way softmax. The thesis
+# applies L2 regularisation of 0.01 to all layers and trains the network from random
+# initialisation, in one stage.
+#
+# One consequence is worth seeing before training: flattening a 12×12×256 feature map into 512
+# units is by far the largest part of the network. The parameter table below makes this
+# concrete, and [notebook 10](10-thesis-audit.ipynb) follows it up.
+#
+# The custom CNN never uses pre-trained weights, whatever `WEIGHTS` says: the thesis trains it
+# from scratch.
+
+# %% [markdown]
+# ## The model as built
+#
+# The summary lists the layers at the profile's input size. Images enter as RGB values in
+# [0, 255]; the network normalises them itself, so no preprocessing happens outside it.
+
+# %%
+size = P.prof.input_size(MODEL)
+model = models.build_model(MODEL, input_size=size, weights=None)
+model.summary(line_length=80, expand_nested=False)
+
+# %% [markdown]
+# ## Parameters against the thesis
+#
+# Our count at the profile's input size, our count at the thesis's input size, and the
+# approximate figure from the thesis's Table 6.2. "Trainable" depends on the training stage:
+# a frozen backbone holds parameters that are not updated.
+
+# %%
+thesis_size = models.THESIS_CLAIMS[MODEL]["input_size"]
+at_thesis = models.build_model(MODEL, input_size=thesis_size, weights=None)
+rows = {
+    f"ours, {size} px (stage 1)": models.count_params(model),
+    f"ours, {thesis_size} px (stage 1)": models.count_params(at_thesis),
+}
+if models.backbone_of(at_thesis) is not None:
+    models.set_stage(at_thesis, 2)
+    rows[f"ours, {thesis_size} px (stage 2)"] = models.count_params(at_thesis)
+params = pd.DataFrame(rows).T
+params.loc["thesis, Table 6.2 (approximate)"] = [models.THESIS_CLAIMS[MODEL]["params"], None, None]
+display(params.astype("Int64").astype("string").fillna("—"))
+print(P.provenance(f"the {model_title(MODEL)} parameter counts", input_size=size))
+del at_thesis
+
+# %% [markdown]
+# ## Training
+#
+# `train.train_model` reads the split manifest from notebook 01, trains under the profile's
+# protocol and writes a run folder (configuration, best model, history, predictions, timings).
+# A finished run with the same settings is reused instead of trained again (set
+# `RETRAIN = True` to force a new one), and an interrupted run resumes from its checkpoint.
+# The log lines come from the training loop: one per epoch.
+
+# %%
+run_dir = P.train(MODEL, retrain=RETRAIN)
+run = evaluate.load_run(run_dir)
+print(f"Run folder: {P.rel(run_dir)}")
+display(pd.json_normalize(run.timings, sep=" / ").T.rename(columns={0: "value"}))
+print(P.provenance(f"the {model_title(MODEL)} training timings"))
+
+# %% [markdown]
+# ## Learning curves
+#
+# Loss and accuracy per epoch on the training and validation sets. For the transfer models a
+# vertical line marks where stage two (fine-tuning) begins.
+
+# %%
+show_figure(plots.training_curves({run.name: run.history},
+                                  caption=P.provenance(), title=model_title(MODEL)))
+print(P.provenance(f"the {model_title(MODEL)} learning curves"))
+
+# %% [markdown]
+# ## A first look at the results
+#
+# Validation and test accuracy as recorded by the run. These are single numbers without
+# uncertainty; [notebook 08](08-evaluation.ipynb) adds confidence intervals, per-class tables
+# and paired comparisons between the models.
+
+# %%
+display(pd.Series(read_json(run_dir / "metrics.json"), name="value", dtype=object).to_frame())
+print(P.provenance(f"the {model_title(MODEL)} accuracies"))
+
+# %% [markdown]
+# ## Summary
+#
+# - The network is built exactly from the configuration in `jewelnet_utils/config.py`; its
+#   parameter count is measured, and the thesis's approximate figure is shown beside it.
+# - The run folder written here holds everything the evaluation needs, including the
+#   predictions on the validation and test sets.
+# - Under the `smoke` profile the numbers only show that the code runs; under `cpu` they show
+#   how the architecture behaves on JewelSynth without pre-training (see
+#   [what can and cannot be compared](../book/comparability.md)).
+#
+# ## What's next
+#
+# [Notebook 04](04-vgg16.ipynb) replaces the hand-designed feature extractor with VGG16, the
+# first of the three pre-trained backbones.

@@ -1,0 +1,184 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · Hyperparameter search with KerasTuner
+#
+# ## Overview
+#
+# The thesis fixes its hyperparameters by hand (its Tables 4.4 and B.1) and does not say how
+# they were chosen. Here a KerasTuner search explores them systematically. In this notebook
+# you will learn
+#
+# - which hyperparameters are searched and over which ranges;
+# - how to read a table of trials and a plot of validation accuracy against each
+#   hyperparameter;
+# - where the best configuration is saved (`best.json`) and how training picks it up.
+#
+# The search scores trials on the **validation** set only; the test set stays untouched until
+# [notebook 08](08-evaluation.ipynb).
+#
+# ## Prerequisites
+#
+# - **Earlier chapters:** [Methodology](../book/04-methodology.md), section *Training protocol*
+# - **Earlier notebooks:** [01 · The data](01-data-exploration.ipynb) (the split); notebooks 03–06
+#   explain the models
+# - **Time to run:** smoke: a minute or two · cpu: 20–40 minutes per model · paper: hours on a GPU
+
+# %% [markdown]
+# ## Running on Colab or Kaggle
+#
+# The next cell (click to show it) acts only on Google Colab, Kaggle or Binder: it clones the
+# repository where needed, installs the `jewelnet_utils` package and reports whether a GPU is
+# attached. On a local checkout it does nothing. To use real photos, set `DATA_DIR` in the
+# parameters cell to a folder with one sub-folder per class; for ImageNet weights set
+# `WEIGHTS = "imagenet"` (Keras keeps them in `~/.keras/models/`) or give the path of a weights
+# file. The chapter [Re-running on Colab or Kaggle](../book/colab-kaggle.md) walks through
+# both.
+
+# %% tags=["hide-input"]
+# Colab / Kaggle / Binder only: install the package, report the GPU. Inert on a local checkout.
+import os
+import shutil
+import subprocess
+import sys
+
+REPO_URL = "https://github.com/jewelnet/jewelnet-book"  # = repository.url in _config.yml
+if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
+    home = "/kaggle/working" if "KAGGLE_KERNEL_RUN_TYPE" in os.environ else "/content"
+    checkout = os.path.join(home, "jewelnet-book")
+    if not os.path.isdir(checkout):
+        subprocess.run(["git", "clone", "--depth", "1", REPO_URL, checkout], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", checkout], check=True)
+    sys.path.insert(0, checkout)  # makes the fresh install importable without a restart
+    os.chdir(os.path.join(checkout, "notebooks"))
+    gpu = shutil.which("nvidia-smi") and subprocess.run(
+        ["nvidia-smi", "-L"], capture_output=True, text=True).stdout.strip()
+    print(gpu or "No GPU attached: switch the runtime to a GPU for PROFILE='paper'.")
+    print("Photos: set DATA_DIR below to a folder with one sub-folder per class.")
+    print("ImageNet weights: WEIGHTS='imagenet' downloads them once into ~/.keras/models/.")
+elif "BINDER_SERVICE_HOST" in os.environ:  # Binder has the repository checked out already
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", ".."], check=True)
+    sys.path.insert(0, os.path.abspath(".."))
+
+# %% [markdown]
+# ## Imports
+
+# %%
+import pandas as pd
+from IPython.display import display
+
+from jewelnet_utils import tuning
+from jewelnet_utils.notebook_params import check_params, model_title, show_figure
+
+# %% [markdown]
+# ## Parameters
+#
+# papermill overrides this cell (`-p PROFILE smoke`, `-p DATA_DIR /path/to/photos`, ...).
+# Relative paths are resolved against the repository root, whatever the working directory.
+
+# %% tags=["parameters"]
+PROFILE = os.environ.get("PROFILE", "cpu")  # smoke | cpu | paper
+DATA_DIR = None  # None: the profile's synthetic JewelSynth set, generated if missing
+WEIGHTS = "profile"  # "profile" (the profile's default), "imagenet", "none" or a file path
+SEED = 42
+ARTIFACTS = "artifacts"  # runs, splits and tuning results go here
+TUNE_MODELS = None  # None: the custom CNN (smoke, cpu) or all four models (paper)
+
+# %%
+P = check_params(PROFILE=PROFILE, DATA_DIR=DATA_DIR, WEIGHTS=WEIGHTS, SEED=SEED,
+                 ARTIFACTS=ARTIFACTS)
+print(P.provenance())
+
+# %%
+models_to_tune = TUNE_MODELS or (
+    ["custom_cnn", "vgg16", "resnet50", "efficientnetb2"] if P.profile == "paper"
+    else ["custom_cnn"])
+budget = P.prof.tuner
+print(f"Searching {', '.join(map(model_title, models_to_tune))} with {budget}")
+
+# %% [markdown]
+# ## The search space
+#
+# Learning rate, batch size, the widths of the two dense layers, their dropout rates, the L2
+# strength, the augmentation strength (a multiplier on every range of Table 4.2) and, for the
+# transfer models, how many backbone layers are fine-tuned in stage two.
+
+# %%
+for name in models_to_tune:
+    space = pd.DataFrame(tuning.search_space(name, P.profile)).T
+    space = space.reindex(columns=[c for c in ("type", "values", "min", "max", "step",
+                                               "sampling", "default") if c in space])
+    space.index.name = model_title(name)
+    display(space.fillna(""))
+print(P.provenance("the search spaces"))
+
+# %% [markdown]
+# ## Running the search
+#
+# A rerun resumes the KerasTuner project and does not repeat finished trials.
+
+# %%
+results = {}
+for name in models_to_tune:
+    results[name] = tuning.run_search(name, P.dataset(), P.split_path(), P.profile,
+                                      P.tuning_dir(), seed=P.seed, weights=P.weights,
+                                      verbose=0)
+    print(f"{model_title(name)}: best validation accuracy "
+          f"{results[name].get('val_accuracy', float('nan')):.4f}")
+
+# %% [markdown]
+# ## Trials
+#
+# One row per trial with its validation accuracy and hyperparameters, and one panel per
+# hyperparameter with the best trial starred. With the `smoke` profile's two trials of one
+# epoch this shows only that the search runs.
+
+# %%
+for name in models_to_tune:
+    trials = tuning.trials_table(P.tuning_dir() / name)
+    display(trials)
+    print(P.provenance(f"the {model_title(name)} trials"))
+    show_figure(tuning.plot_hparams(trials, title=f"{model_title(name)}: validation accuracy "
+                                                  "against each hyperparameter"))
+    print(P.provenance(f"the {model_title(name)} hyperparameter plot"))
+
+# %% [markdown]
+# ## The best configuration
+#
+# `best.json` holds the winning hyperparameters. It can be passed to training:
+# `jewelnet train --model custom_cnn ... --hparams artifacts/tuning/<profile>/custom_cnn/best.json`,
+# or `train_model(..., hparams=...)` from Python.
+
+# %%
+for name, best in results.items():
+    display(pd.Series(best.get("hparams", {}), name=model_title(name), dtype=object).to_frame())
+    print(f"saved as {P.rel(P.tuning_dir() / name / 'best.json')}")
+    print(P.provenance(f"the best {model_title(name)} configuration"))
+
+# %% [markdown]
+# ## Summary
+#
+# - The search covers the settings the thesis fixed by hand, plus augmentation strength and
+#   fine-tuning depth.
+# - Trials are compared on validation accuracy only, so the test set remains an unbiased judge.
+# - With few trials and short schedules (the `smoke` and `cpu` profiles) the winner is noisy;
+#   the ranking of hyperparameters is more informative than the single best value.
+#
+# ## What's next
+#
+# [Notebook 08](08-evaluation.ipynb) evaluates the four models trained in notebooks 03–06 on
+# the test set.
