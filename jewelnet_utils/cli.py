@@ -35,12 +35,23 @@ def _split(p: argparse.ArgumentParser) -> None:
 
 
 def _synth(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", help="dataset folder to write (one sub-folder per class)")
-    p.add_argument("--counts", default="thesis", help="thesis | balanced | N (images per class)")
-    p.add_argument("--size", type=int, default=256, help="side length in pixels")
+    # counts/size/difficulty default to None so that --profile can supply them
+    p.add_argument("--out", help="dataset folder to write (one sub-folder per class); default: "
+                   "the profile's data/jewelsynth[-PROFILE]")
+    p.add_argument("--counts", default=None,
+                   help="thesis | balanced | N (images per class); default thesis")
+    p.add_argument("--size", type=int, default=None, help="side length in pixels; default 256")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--difficulty", default="thesis", choices=("easy", "thesis", "hard"))
-    p.add_argument("--preview", help="write a contact sheet (PNG) of samples per class")
+    p.add_argument("--difficulty", default=None, choices=("easy", "thesis", "hard"),
+                   help="default thesis")
+    p.add_argument("--preview", help="write a contact sheet (PNG) of samples per class; "
+                   "without --out the samples are rendered in memory")
+    p.add_argument("--profile", default=None,
+                   help=f"take counts/size/difficulty from this profile ({', '.join(PROFILES)})")
+    p.add_argument("--ensure", action="store_true",
+                   help="only generate if the profile's data set is missing or incomplete")
+    p.add_argument("--workers", type=int, default=1, help="processes (output is identical)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _train(p: argparse.ArgumentParser) -> None:
@@ -48,7 +59,8 @@ def _train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--split", required=True, help="split manifest from `jewelnet split`")
     p.add_argument("--profile", default=None, help=f"one of: {', '.join(PROFILES)}")
-    p.add_argument("--out", default="artifacts", help="artifacts folder; the run goes in a sub-folder")
+    p.add_argument("--out", default="artifacts",
+                   help="artifacts folder; each run gets a sub-folder")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--weights", default=None,
                    help="imagenet | none | PATH to a weights file (default: the profile's)")
@@ -61,10 +73,15 @@ def _train(p: argparse.ArgumentParser) -> None:
 
 
 def _evaluate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runs", nargs="+", required=True, help="run folders written by `jewelnet train`")
-    p.add_argument("--out", default="reports", help="folder for tables (CSV/JSON) and figures (PNG)")
+    p.add_argument("--runs", nargs="+", required=True,
+                   help="run folders written by `jewelnet train`")
+    p.add_argument("--out", default="reports",
+                   help="folder for tables (CSV/JSON) and figures (PNG)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
+    p.add_argument("--no-figures", action="store_true", help="tables only, no PNG figures")
+    p.add_argument("--no-timing", action="store_true",
+                   help="skip the inference-latency measurements of the efficiency table")
 
 
 def _predict(p: argparse.ArgumentParser) -> None:
@@ -79,6 +96,10 @@ def _recommend(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--gallery", help="write a gallery figure (PNG)")
     p.add_argument("--backend", default="auto", choices=("auto", "numpy", "faiss", "faiss-ivf"))
+    p.add_argument("--split", default=None,
+                   help="with a manifest as --catalog: only this split (train/val/test)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not read or write <catalog>/.jewelnet-index/<run>/")
 
 
 def _tune(p: argparse.ArgumentParser) -> None:
@@ -89,18 +110,28 @@ def _tune(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="artifacts/tuning")
     p.add_argument("--algorithm", default=None, choices=("hyperband", "bayesian", "random"))
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a fresh search (default: resume the one in --out)")
+    p.add_argument("--max-trials", type=int, default=None,
+                   help="override the profile's trial budget (raise it to extend a search)")
+    p.add_argument("--max-epochs", type=int, default=None,
+                   help="override the profile's epochs per trial (Hyperband: of the longest)")
+    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                   help="0 quiet, 1 a table per trial, 2 also Keras progress bars")
 
 
 def _bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="small sizes, under two minutes")
     p.add_argument("--json", dest="json_out", help="also write the results as JSON here")
     p.add_argument("--only", nargs="*", help="run only these figures (by name)")
+    p.add_argument("--size", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one workload size, e.g. retrieval_n=1000,5000 (repeatable)")
 
 
 # name: (help, argument builder, module, function)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str, str]] = {
-    "audit": ("check a photo folder: counts, unusable files, duplicates", _audit, "data", "run_audit"),
+    "audit": ("check a photo folder: counts, unusable files, duplicates", _audit, "data",
+              "run_audit"),
     "split": ("write a stratified, leak-free train/val/test manifest", _split, "data", "run_split"),
     "synth": ("generate the JewelSynth procedural dataset", _synth, "synth", "run_synth"),
     "train": ("train one model and write a run folder", _train, "train", "run_train"),
