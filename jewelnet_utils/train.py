@@ -604,6 +604,53 @@ def train_model(
     backbone instead of on cached features (same result in distribution, slower).
     Returns the run folder.
     """
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    run_dir = Path(out_dir) / run_name(check_model(model_name), prof.name, seed)
+    with _keep_previous_run(run_dir, overwrite):
+        return _train_model(model_name, data_dir, split_path, prof, out_dir, seed, weights,
+                            hparams, resume, overwrite, strategy, feature_cache, progress)
+
+
+@contextlib.contextmanager
+def _keep_previous_run(run_dir: Path, overwrite: bool) -> Iterator[None]:
+    """With --overwrite, move the old run aside and bring it back if the new one fails, so a
+    full disk or a crash never loses a finished run; drop it once the new run is complete."""
+    if not (overwrite and (run_dir / "config.json").is_file()):
+        yield
+        return
+    backup = run_dir.with_name(f".{run_dir.name}.previous")
+    try:
+        if backup.exists():
+            shutil.rmtree(backup)
+        os.rename(run_dir, backup)
+    except OSError as err:
+        raise JewelNetError(f"cannot move the previous run {run_dir} aside: "
+                            f"{err.strerror or err}") from err
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        os.rename(backup, run_dir)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _train_model(
+    model_name: str,
+    data_dir: str | os.PathLike[str],
+    split_path: str | os.PathLike[str],
+    profile: str | Profile = "cpu",
+    out_dir: str | os.PathLike[str] = "artifacts",
+    seed: int = 42,
+    weights: str | os.PathLike[str] | None = PROFILE_DEFAULT,
+    hparams: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    strategy: str = "default",
+    feature_cache: bool = True,
+    progress: bool = True,
+) -> Path:
+    """The body of :func:`train_model` (which guards an overwritten run)."""
     t_start = time.perf_counter()
     check_model(model_name)
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
@@ -665,7 +712,11 @@ def train_model(
     else:
         cfg["started_at"] = _now()
     cfg["status"] = "running"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise JewelNetError(f"cannot create the run folder {run_dir}: "
+                            f"{err.strerror or err}") from err
     atomic_write_json(run_dir / "config.json", cfg)
 
     trainer = _Trainer(model_name, prof, run_dir, int(seed), hp, progress)

@@ -389,9 +389,6 @@ def smoke_run(smoke_data: tuple[Path, Path],
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=NotADirectoryError,
-                   reason="train.py creates the run folder with a bare mkdir: an --out that is a "
-                   "file gives a traceback instead of one line (reported to train.py)")
 def test_unwritable_artifacts_folder(smoke_data: tuple[Path, Path], tmp_path: Path,
                                      capsys) -> None:
     root, manifest = smoke_data
@@ -432,9 +429,6 @@ def test_full_disk_split_keeps_the_previous_manifest(smoke_data, tmp_path: Path,
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="train --overwrite deletes the previous run before the new one is "
-                   "written, so a failed overwrite loses it (reported to train.py)")
 def test_failed_overwrite_keeps_the_previous_run(smoke_run: Path, smoke_data, capsys,
                                                  monkeypatch, tmp_path: Path) -> None:
     root, manifest = smoke_data
