@@ -36,7 +36,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 from .config import CLASSES, DEFAULT_DATA_DIR, DISPLAY_NAMES, JewelNetError, Profile, get_profile
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 
-VERSION = "1.3"  # bump whenever the same arguments would draw other pixels
+VERSION = "1.4"  # bump whenever the same arguments would draw other pixels
 SUPERSAMPLE = 2  # shapes are drawn at 2x and box-reduced: cheap anti-aliasing
 MIN_SIZE = 32
 
@@ -77,14 +77,14 @@ DIFFICULTIES: dict[str, dict[str, Any]] = {
         "amb_strength": 0.5,
         "crop_prob": 0.0,
         "crop_fraction": (0.10, 0.20),
-        "scale_mult": (0.95, 1.05),
-        "rotation_deg": 15.0,
+        "scale_mult": (1.0, 1.1),
+        "rotation_deg": 10.0,
         "offset": 0.04,
-        "blur": (0.0, 0.4),
-        "noise": (0.0, 3.0),
-        "brightness": 0.06,
-        "contrast": 0.06,
-        "texture_prob": 0.10,
+        "blur": (0.0, 0.3),
+        "noise": (0.0, 2.0),
+        "brightness": 0.05,
+        "contrast": 0.05,
+        "texture_prob": 0.05,
         "shadow": (0.10, 0.30),
     },
     "thesis": {
@@ -401,7 +401,7 @@ def _build_bangle(ctx: _Ctx) -> None:
     mid = 1.0 - width / 2
     ctx.path = _ell(mid, mid * aspect, 72)
     ctx.style = "plain"
-    if ctx.amb:
+    if ctx.amb and rng.random() < 0.7:
         # Engraved notches across the band: reads as segments, the mask stays one ring.
         ctx.style = "notched"
         n = int(rng.integers(16, 32))
@@ -412,18 +412,19 @@ def _build_bangle(ctx: _Ctx) -> None:
             outer_y = aspect * s + (height if s > 0 else 0.0)
             seg = np.array([[r0 * c, r0 * aspect * s], [0.99 * c, 0.99 * outer_y]])
             ctx.dark(seg, width=width * (0.10 + 0.08 * ctx.strength), value=150)
+    elif ctx.amb:
+        # A row of set stones along the band: at a glance, a bead bracelet.
+        ctx.style = "studded"
+        n = int(rng.integers(8, 15))
+        for tk in np.linspace(0, 2 * math.pi, n, endpoint=False) + rng.uniform(0, 1):
+            ctx.stone(mid * math.cos(tk), mid * aspect * math.sin(tk), width * 0.36,
+                      cut="round", bezel=0.15, aspect=aspect)
     elif rng.random() < 0.35:
         ctx.style = "grooved"
         for f in (0.33, 0.66)[: int(rng.integers(1, 3))]:
             r = 1.0 - width * f
             ring = _ell(r, r * aspect, 64)
             ctx.dark(np.vstack([ring, ring[:1]]), width=width * 0.07, value=110)
-    elif rng.random() < 0.3:
-        ctx.style = "studded"
-        n = int(rng.integers(3, 7))
-        for tk in np.linspace(0, 2 * math.pi, n, endpoint=False) + rng.uniform(0, 1):
-            ctx.stone(mid * math.cos(tk), mid * aspect * math.sin(tk), width * 0.32,
-                      cut="round", bezel=0.15, aspect=aspect)
 
 
 def _build_bracelet(ctx: _Ctx) -> None:
@@ -482,7 +483,7 @@ def _loop_path(rng: np.random.Generator) -> Pts:
 # A chain sold on its own is the heavier strand; a necklace's chain is finer and carries the
 # ornament. Look-alikes swap weights (a fine chain with a tag, a heavy necklace cropped).
 # Bracelets use big cable/curb links or beads, so a bare chain gets textures of its own.
-STRAND_LINK: dict[str, tuple[float, float]] = {"heavy": (0.09, 0.13), "fine": (0.04, 0.065)}
+STRAND_LINK: dict[str, tuple[float, float]] = {"heavy": (0.11, 0.16), "fine": (0.04, 0.065)}
 STRAND_STYLES: dict[str, tuple[str, ...]] = {
     "heavy": ("rope", "snake", "box", "figaro"),
     "fine": ("cable", "box", "ball"),
@@ -513,7 +514,7 @@ def _build_chain(ctx: _Ctx) -> None:
     if ctx.amb:
         layout = str(rng.choice(["hang", "loop"]))
     else:
-        layout = str(rng.choice(["curve", "coil", "hang", "loop"], p=[0.35, 0.2, 0.3, 0.15]))
+        layout = str(rng.choice(["curve", "coil", "hang", "loop"], p=[0.35, 0.25, 0.25, 0.15]))
     front: tuple[float, float] = (0.0, 1.0)
     ends: list[tuple[float, float, float]] = []  # (x, y, outward angle) of visible ends
     if layout == "hang":

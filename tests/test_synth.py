@@ -119,8 +119,8 @@ def test_bangle_is_one_closed_band_even_when_notched(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(synth.DIFFICULTIES, "easy", knobs)
     for i in range(4):
         s = _sample("bangle", i)
-        assert s.meta["ambiguous"] and s.meta["style"] == "notched"
-        assert _parts(s.mask) == (1, 1), f"notched bangle {i}"
+        assert s.meta["ambiguous"] and s.meta["style"] in ("notched", "studded")
+        assert _parts(s.mask) == (1, 1), f"{s.meta['style']} bangle {i}"
 
 
 def test_bracelet_at_easy_is_made_of_pieces() -> None:
