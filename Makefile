@@ -24,7 +24,7 @@ $(STAMP): requirements.txt pyproject.toml
 venv: $(STAMP)
 
 data: $(STAMP)
-	$(PY) -m jewelnet_utils.synth --ensure --profile $(PROFILE)
+	$(PY) -m jewelnet_utils.synth --ensure --profile $(PROFILE) --workers 2
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check jewelnet_utils tests notebooks

@@ -50,8 +50,21 @@ def _synth(p: argparse.ArgumentParser) -> None:
                    help=f"take counts/size/difficulty from this profile ({', '.join(PROFILES)})")
     p.add_argument("--ensure", action="store_true",
                    help="only generate if the profile's data set is missing or incomplete")
-    p.add_argument("--workers", type=int, default=1, help="processes (output is identical)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes; default one per CPU (the output is identical)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _calibrate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--difficulty", nargs="+", default=["thesis"],
+                   choices=("easy", "thesis", "hard"))
+    p.add_argument("--profile", default="cpu", help="profile the Custom CNN trains in")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="split and training seed")
+    p.add_argument("--data-seed", type=int, default=0, help="JewelSynth seed")
+    p.add_argument("--root", default="artifacts/calibration", help="where data and runs go")
+    p.add_argument("--record", help="calibration JSON to add the results to "
+                   "(the shipped one is jewelnet_utils/synth_calibration.json)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier run folder")
 
 
 def _train(p: argparse.ArgumentParser) -> None:
@@ -134,6 +147,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str, s
               "run_audit"),
     "split": ("write a stratified, leak-free train/val/test manifest", _split, "data", "run_split"),
     "synth": ("generate the JewelSynth procedural dataset", _synth, "synth", "run_synth"),
+    "calibrate": ("train the Custom CNN on JewelSynth difficulties (calibration)", _calibrate,
+                  "synth", "run_calibrate"),
     "train": ("train one model and write a run folder", _train, "train", "run_train"),
     "evaluate": ("metrics, statistics and figures over run folders", _evaluate, "evaluate",
                  "run_evaluate"),

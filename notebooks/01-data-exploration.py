@@ -77,9 +77,6 @@ elif "BINDER_SERVICE_HOST" in os.environ:  # Binder has the repository checked o
 # ## Imports
 
 # %%
-import json
-from pathlib import Path
-
 import pandas as pd
 from IPython.display import display
 
@@ -228,20 +225,37 @@ print(P.provenance("the contact sheet"))
 # ## How JewelSynth was calibrated
 #
 # When the images are synthetic, the generator's difficulty settings (how many look-alikes,
-# how much cropping, blur, noise and lighting change) were calibrated by training the custom
-# CNN on generated sets and adjusting them. The record of that calibration ships with the
-# package; it describes the generator, not any model trained in this book.
+# how much cropping, blur, noise and lighting change) are not guessed: they were tuned until
+# the custom CNN, trained in the `cpu` profile, behaves the way the thesis describes its own
+# data. The contract is: on `thesis` difficulty a test accuracy between 85 % and 97 % with
+# bangle/bracelet and chain/necklace as the two largest confusions; `easy` at least 98 %;
+# `hard` below `thesis`. The record ships with the package (`synth_calibration.json`) and is
+# rewritten by `jewelnet calibrate --difficulty easy thesis hard --record
+# jewelnet_utils/synth_calibration.json`. It describes the generator, not a model trained in
+# this book: your own run in notebook 03 is a fresh measurement of the same thing.
 
 # %%
-calibration_file = Path(synth.__file__).with_name("synth_calibration.json")
+calibration = synth.load_calibration()
 if not P.synthetic:
     print("Real photos in use: no synthetic calibration applies.")
-elif not calibration_file.is_file():
-    print(f"This version of the package ships no calibration record ({calibration_file.name}).")
+elif not calibration.get("runs"):
+    print("This version of the package ships no calibration record.")
 else:
-    calibration = json.loads(calibration_file.read_text(encoding="utf-8"))
-    display(pd.json_normalize(calibration, sep=" / ").T.rename(columns={0: "value"}))
-    print(f"Source: {calibration_file.name}, shipped with the package.")
+    verdicts = pd.DataFrame(synth.calibration_verdicts(calibration))
+    print(f"Calibration runs of JewelSynth {synth.VERSION} "
+          "(Custom CNN, cpu profile, JewelSynth thesis counts, no pretrained weights):")
+    display(verdicts)
+
+# %% [markdown]
+# The search that led to these settings is recorded too: each row is one training run on a
+# candidate setting of an earlier generator version, most of them on a borrowed GPU. They show
+# how strongly test accuracy varies between seeds (several points on a 185-image test set),
+# which is why the record above lists more than one seed.
+
+# %%
+exploration = pd.DataFrame(calibration.get("exploration", []))
+if P.synthetic and not exploration.empty:
+    display(exploration)
 
 # %% [markdown]
 # ## Summary

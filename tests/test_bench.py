@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from jewelnet_utils import bench, cli
+from jewelnet_utils.config import get_profile
 
 LINE = re.compile(bench.LINE_PATTERN)
 FIGURE_KEYS = {"value", "unit", "goal", "goal_met", "line", "detail", "data", "seconds"}
@@ -80,6 +81,8 @@ def test_quick_retrieval_and_synth_print_parsable_lines_and_json(tmp_path: Path,
         assert row["numpy_ms"] > 0 and row["ivf_ms"] > 0
     synth = report["figures"]["synth"]["data"]
     assert synth["images"] == 8 and synth["size"] == 256
+    assert synth["workers"] == bench._cpus()  # one worker process per CPU
+    assert f"{bench._plural(bench._cpus(), 'worker')} (one per CPU)" in lines["synth"]["detail"]
     assert not list(tmp_path.glob("reports/.bench.json*"))  # no temp file left beside it
 
 
@@ -177,6 +180,17 @@ def test_size_overrides_parse_each_type() -> None:
     assert bench.QUICK_SIZES.pipeline_size == 224  # the preset itself is untouched
 
 
+def test_feature_cache_runs_at_a_real_profiles_stage1_settings() -> None:
+    """Epochs, passes per epoch and cached views decide the ratio (about epochs x passes /
+    views), so both presets take them from a profile meant for real runs, never from the
+    smoke profile's one epoch and one view."""
+    for sizes in (bench.QUICK_SIZES, bench.FULL_SIZES):
+        assert sizes.cache_epochs == 0  # the profile's own stage1_epochs
+        profile = get_profile(sizes.cache_profile)
+        assert profile.name != "smoke"
+        assert profile.stage1_epochs * profile.epoch_repeats > profile.feature_cache_views > 1
+
+
 def test_every_figure_is_selectable_and_ordered() -> None:
     assert list(bench.FIGURES) == ["pipeline", "pipeline_vs_compute", "feature_cache",
                                    "inference", "retrieval", "synth", "memory"]
@@ -211,5 +225,10 @@ def test_every_figure_runs_on_a_tiny_workload(tmp_path: Path, capsys) -> None:
     cache = report["figures"]["feature_cache"]["data"]
     assert cache["epochs"] == 1 and cache["timings"]["cached"]["feature_cache_s"] > 0
     assert cache["timings"]["frozen"]["feature_cache_s"] == 0
+    assert cache["views"] == get_profile(cache["profile"]).feature_cache_views
+    cpu_epochs = get_profile("cpu").stage1_epochs
+    assert f"1 epoch (the cpu profile has {cpu_epochs})" in lines["feature_cache"]["detail"]
     inference = report["figures"]["inference"]["data"]
     assert inference["predict_ms"] > 0 and inference["batch"] == 4
+    # The frozen graph computes what the model computes.
+    assert inference["max_abs_diff_vs_tf_function"]["frozen tf.function"] < 1e-3

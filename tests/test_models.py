@@ -313,8 +313,7 @@ def test_augmenter_shape_range_and_identity() -> None:
     other = keras.ops.convert_to_numpy(aug(_batch(3, 40), training=True))  # any size
     assert other.shape == (3, 40, 40, 3)
     names = [layer.name for layer in aug.layers]
-    assert names == ["flip", "rotation", "translation", "shear", "zoom", "brightness",
-                     "channel_shift"]
+    assert names == ["affine", "brightness", "channel_shift"]  # one warp for the geometry
     identity = augment.build_augmenter(Augmentation().scaled(0.0))
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(identity(x, training=True)), x)
 
@@ -363,8 +362,114 @@ def test_centered_shear_keeps_the_centre() -> None:
     np.testing.assert_allclose(out[0, 10], img[0, 10], atol=1e-3)
 
 
+THESIS_AFFINE = {"rotation_deg": 20.0, "width_shift": 0.2, "height_shift": 0.2, "shear": 0.15,
+                 "zoom": 0.2, "horizontal_flip": True}
+
+
+@pytest.mark.parametrize("jit_compile", [True, False], ids=["xla", "plain-ops"])
+def test_fused_affine_keeps_shape_and_range_and_is_off_at_inference(jit_compile: bool) -> None:
+    layer = augment.RandomAffine(**THESIS_AFFINE, jit_compile=jit_compile, seed=4)
+    x = _batch(5, 32)
+    y = keras.ops.convert_to_numpy(layer(x, training=True))
+    assert y.shape == x.shape and y.dtype == np.float32
+    assert y.min() >= x.min() - 1e-3 and y.max() <= x.max() + 1e-3  # bilinear, nearest fill
+    assert not np.allclose(y, x)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
+    single = keras.ops.convert_to_numpy(layer(x[0], training=True))  # one unbatched image
+    assert single.shape == x[0].shape
+
+
+@pytest.mark.parametrize("jit_compile", [True, False], ids=["xla", "plain-ops"])
+@pytest.mark.parametrize("fill_mode", ["nearest", "constant", "reflect"])
+def test_fused_affine_with_all_ranges_zero_is_the_identity(jit_compile: bool,
+                                                          fill_mode: str) -> None:
+    layer = augment.RandomAffine(fill_mode=fill_mode, jit_compile=jit_compile, seed=0)
+    x = _batch(3, 17)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x, training=True)), x,
+                               atol=1e-4)
+
+
+def test_fused_affine_xla_and_plain_paths_agree() -> None:
+    x = _batch(4, 28)
+    a, b = (keras.ops.convert_to_numpy(
+        augment.RandomAffine(**THESIS_AFFINE, jit_compile=jit, seed=9)(x, training=True))
+        for jit in (True, False))
+    np.testing.assert_allclose(a, b, atol=0.05)  # same draws; float rounding only
+
+
+@pytest.mark.parametrize("fill_mode", ["nearest", "constant"])
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_warp_matches_keras_affine_transform(fill_mode: str, interpolation: str) -> None:
+    """Our gather-based warp samples exactly as ``ops.image.affine_transform`` does."""
+    x = _batch(6, 30)[:, :, :24]  # not square: height and width must not be swapped
+    transforms = augment.RandomAffine(25.0, 0.3, 0.3, 0.3, 0.3, True, seed=1).transforms(
+        6, 30, 24)
+    ref = keras.ops.image.affine_transform(x, transforms, interpolation=interpolation,
+                                           fill_mode=fill_mode)
+    own = augment.warp_images(x, transforms, interpolation, fill_mode)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(own),
+                               keras.ops.convert_to_numpy(ref), atol=1e-3)
+
+
+def _matrix(row: np.ndarray) -> np.ndarray:
+    return np.array([[row[0], row[1], row[2]], [row[3], row[4], row[5]], [0.0, 0.0, 1.0]])
+
+
+def test_affine_matrix_is_the_sequence_of_single_transforms() -> None:
+    """One matrix = flip, then rotation, shift, shear and zoom applied one after another (the
+    old five-layer pipeline; Keras 2's rotation @ shift @ shear @ zoom), about the centre."""
+    h, w = 30, 40
+    params = {"flip": -1.0, "theta": 0.3, "shift_x": 4.0, "shift_y": -3.0, "shear": 0.15,
+              "zoom": 1.2}
+    neutral = {"flip": 1.0, "theta": 0.0, "shift_x": 0.0, "shift_y": 0.0, "shear": 0.0,
+               "zoom": 1.0}
+
+    def rows(**kw: float) -> np.ndarray:
+        args = {k: np.array([v], dtype="float32") for k, v in {**neutral, **kw}.items()}
+        return keras.ops.convert_to_numpy(augment.affine_matrices(**args, height=h,
+                                                                  width=w))[0]
+
+    # A layer applied after another maps its output pixel into its input, which is the
+    # previous layer's output: output -> input maps compose first layer leftmost.
+    sequence = (_matrix(rows(flip=params["flip"])) @ _matrix(rows(theta=params["theta"]))
+                @ _matrix(rows(shift_x=params["shift_x"], shift_y=params["shift_y"]))
+                @ _matrix(rows(shear=params["shear"])) @ _matrix(rows(zoom=params["zoom"])))
+    np.testing.assert_allclose(_matrix(rows(**params)), sequence, atol=1e-5)
+    centre = np.array([(w - 1) / 2, (h - 1) / 2, 1.0])
+    for kw in ({"theta": 0.5}, {"shear": 0.2}, {"zoom": 0.8}, {"flip": -1.0}):
+        np.testing.assert_allclose(_matrix(rows(**kw)) @ centre, centre, atol=1e-4)
+    shifted = _matrix(rows(shift_x=2.0, shift_y=-1.0)) @ np.array([0.0, 0.0, 1.0])
+    np.testing.assert_allclose(shifted[:2], [2.0, -1.0], atol=1e-5)
+
+
+def test_fused_affine_flip_and_shift_move_pixels_as_expected() -> None:
+    x = _batch(8, 12)
+    flip = augment.RandomAffine(horizontal_flip=True, seed=2)
+    y = keras.ops.convert_to_numpy(flip(x, training=True))
+    mirrored = np.all(np.isclose(y, x[:, :, ::-1]), axis=(1, 2, 3))
+    kept = np.all(np.isclose(y, x), axis=(1, 2, 3))
+    assert np.all(mirrored | kept) and mirrored.any() and kept.any()
+    img = np.zeros((1, 9, 9, 3), dtype="float32")
+    img[0, 4, 4] = 255.0
+    rows = augment.affine_matrices(*(np.array([v], "float32") for v in (1, 0, 2, -1, 0, 1)),
+                                   height=9, width=9)
+    out = keras.ops.convert_to_numpy(augment.warp_images(img, rows, fill_mode="constant"))
+    # Output (x, y) reads input (x + 2, y - 1): the bright pixel lands at column 2, row 5.
+    assert out[0, 5, 2, 0] == pytest.approx(255.0) and out.sum() == pytest.approx(3 * 255.0)
+
+
+def test_fused_affine_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="rotation_deg"):
+        augment.RandomAffine(rotation_deg=-1)
+    with pytest.raises(ValueError, match="fill_mode"):
+        augment.RandomAffine(fill_mode="mirror")
+    with pytest.raises(ValueError, match="zoom"):
+        augment.RandomAffine(zoom=1.5)
+
+
 def test_custom_layers_serialise() -> None:
     for layer in (augment.ChannelShift(0.2, seed=1), augment.RandomBrightnessScale((0.9, 1.1)),
-                  augment.RandomCenteredShear(0.1), models.BackbonePreprocess("vgg16")):
+                  augment.RandomCenteredShear(0.1), models.BackbonePreprocess("vgg16"),
+                  augment.RandomAffine(**THESIS_AFFINE, fill_mode="constant", seed=3)):
         clone = type(layer).from_config(layer.get_config())
         assert clone.get_config() == layer.get_config()

@@ -323,3 +323,61 @@ def test_module_entry_point_ensures_the_profile_set(tmp_path: Path) -> None:
     again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
                            timeout=120)
     assert again.returncode == 0 and "already complete" in again.stdout
+
+
+# --- calibration bookkeeping ------------------------------------------------------------------
+
+def test_confusion_pairs_sum_both_directions_and_sort() -> None:
+    labels = ["bangle", "bracelet", "bracelet", "chain", "necklace", "ring"]
+    preds = ["bracelet", "bangle", "bangle", "necklace", "necklace", "ring"]
+    assert synth.confusion_pairs(labels, preds) == [("bangle/bracelet", 3), ("chain/necklace", 1)]
+
+
+def _calib_run(tmp_path: Path, name: str, rows: list[tuple[str, str]]) -> Path:
+    run = tmp_path / name
+    run.mkdir()
+    lines = ["path,label,pred"] + [f"{t}/{i}.png,{t},{p}" for i, (t, p) in enumerate(rows)]
+    (run / "predictions_test.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (run / "config.json").write_text(json.dumps({"seed": 7, "profile": {"name": "cpu"}}))
+    (run / "timings.json").write_text(json.dumps({"train_s": 12.34}))
+    return run
+
+
+def test_calibration_record_verdicts_and_replacement(tmp_path: Path) -> None:
+    good = [("bangle", "bangle")] * 88 + [("bangle", "bracelet")] * 5 + \
+        [("chain", "necklace")] * 4 + [("earring", "pendant")] * 3
+    rec = synth.calibration_record(_calib_run(tmp_path, "a", good), "thesis", 0)
+    assert rec["test_accuracy"] == 0.88 and rec["n_test"] == 100
+    assert rec["top_pairs"][:2] == [["bangle/bracelet", 5], ["chain/necklace", 4]]
+    assert rec["train_seed"] == 7 and rec["train_s"] == 12.3
+    path = tmp_path / "cal.json"
+    synth.record_calibration(rec, path)
+    # A pair other than the thesis's two in second place fails even inside the accuracy band.
+    bad = [("bangle", "bangle")] * 88 + [("bangle", "bracelet")] * 5 + \
+        [("earring", "pendant")] * 4 + [("chain", "necklace")] * 3
+    bad_rec = synth.calibration_record(_calib_run(tmp_path, "b", bad), "thesis", 1)
+    synth.record_calibration(bad_rec, path)
+    easy = synth.calibration_record(_calib_run(tmp_path, "c", [("ring", "ring")] * 97
+                                               + [("chain", "necklace")] * 3), "easy", 0)
+    hard = synth.calibration_record(_calib_run(tmp_path, "d", [("ring", "ring")] * 60
+                                               + [("chain", "necklace")] * 40), "hard", 0)
+    synth.record_calibration(easy, path)
+    synth.record_calibration(hard, path)
+    rows = {(r["difficulty"], r["data seed"]): r for r in synth.calibration_verdicts(
+        synth.load_calibration(path))}
+    assert rows[("thesis", 0)]["met"] == "yes" and rows[("thesis", 1)]["met"] == "no"
+    assert rows[("easy", 0)]["met"] == "no"  # 97 % < 98 %
+    assert rows[("hard", 0)]["met"] == "yes"  # 60 % is below the thesis mean
+    # Re-recording the same key replaces instead of duplicating.
+    synth.record_calibration({**easy, "test_accuracy": 0.99}, path)
+    runs = synth.load_calibration(path)["runs"]
+    assert len(runs) == 4
+    assert [r["test_accuracy"] for r in runs if r["difficulty"] == "easy"] == [0.99]
+
+
+def test_shipped_calibration_covers_this_generator_version() -> None:
+    """Changing the generator without re-running `jewelnet calibrate` fails here."""
+    rows = synth.calibration_verdicts()
+    assert {r["difficulty"] for r in rows} >= {"easy", "thesis", "hard"}, \
+        "synth_calibration.json has no runs for this generator version: run `jewelnet calibrate`"
+    assert all(r["met"] in ("yes", "no") and 0 < r["test accuracy"] <= 1 for r in rows)
