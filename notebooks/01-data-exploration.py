@@ -245,6 +245,8 @@ else:
     print(f"Calibration runs of JewelSynth {synth.VERSION} "
           "(Custom CNN, cpu profile, JewelSynth thesis counts, no pretrained weights):")
     display(verdicts)
+    print("Source: jewelnet_utils/synth_calibration.json, shipped with the package "
+          "(written by `jewelnet calibrate --record`).")
 
 # %% [markdown]
 # The search that led to these settings is recorded too: each row is one training run on a
@@ -256,6 +258,8 @@ else:
 exploration = pd.DataFrame(calibration.get("exploration", []))
 if P.synthetic and not exploration.empty:
     display(exploration)
+    print("Source: the 'exploration' list of jewelnet_utils/synth_calibration.json; settings "
+          "and training are described in each row, weights none, JewelSynth thesis counts.")
 
 # %% [markdown]
 # ## Summary
