@@ -244,7 +244,8 @@ else:
     verdicts = pd.DataFrame(synth.calibration_verdicts(calibration))
     print(f"Calibration runs of JewelSynth {synth.VERSION} "
           "(Custom CNN, cpu profile, JewelSynth thesis counts, no pretrained weights):")
-    display(verdicts)
+    with pd.option_context("display.max_colwidth", None):
+        display(verdicts)
     print("Source: jewelnet_utils/synth_calibration.json, shipped with the package "
           "(written by `jewelnet calibrate --record`).")
 
@@ -257,7 +258,8 @@ else:
 # %%
 exploration = pd.DataFrame(calibration.get("exploration", []))
 if P.synthetic and not exploration.empty:
-    display(exploration)
+    with pd.option_context("display.max_colwidth", None):
+        display(exploration)
     print("Source: the 'exploration' list of jewelnet_utils/synth_calibration.json; settings "
           "and training are described in each row, weights none, JewelSynth thesis counts.")
 

@@ -160,10 +160,13 @@ del at_thesis
 # protocol and writes a run folder (configuration, best model, history, predictions, timings).
 # A finished run with the same settings is reused instead of trained again (set
 # `RETRAIN = True` to force a new one), and an interrupted run resumes from its checkpoint.
-# The log lines come from the training loop: one per epoch.
+# The log lines come from the training loop, one per epoch; in the book they are folded
+# away (click to show them).
+
+# %% tags=["hide-output"]
+run_dir = P.train(MODEL, retrain=RETRAIN)
 
 # %%
-run_dir = P.train(MODEL, retrain=RETRAIN)
 run = evaluate.load_run(run_dir)
 print(f"Run folder: {P.rel(run_dir)}")
 display(pd.json_normalize(run.timings, sep=" / ").T.rename(columns={0: "value"}))
