@@ -36,7 +36,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 from .config import CLASSES, DEFAULT_DATA_DIR, DISPLAY_NAMES, JewelNetError, Profile, get_profile
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 
-VERSION = "1.7"  # bump whenever the same arguments would draw other pixels
+VERSION = "1.8"  # bump whenever the same arguments would draw other pixels
 SUPERSAMPLE = 2  # shapes are drawn at 2x and box-reduced: cheap anti-aliasing
 MIN_SIZE = 32
 
@@ -61,6 +61,8 @@ BALANCED_PER_CLASS = 200
 #   amb_strength    0..1, how far a look-alike goes (1 = bracelet gaps fully closed)
 #   chain_u_layout  share of plain chains hanging in a U, the necklace's silhouette (the
 #                   others lie in an S or a coil)
+#   earring_pair    share of earrings shown as a matched pair (a single one has a hook and can
+#                   pass for a pendant, a hoop for a small bangle)
 #   crop_prob       probability of pushing part of the object out of the frame
 #   crop_fraction   share of the object's extent that leaves the frame when cropped
 #   scale_mult      multiplies each class's base scale range (wider = harder)
@@ -78,6 +80,7 @@ DIFFICULTIES: dict[str, dict[str, Any]] = {
                       "pendant": 0.0, "ring": 0.0, "earring": 0.0, "nose_pin": 0.0},
         "amb_strength": 0.5,
         "chain_u_layout": 0.0,
+        "earring_pair": 1.0,
         "crop_prob": 0.0,
         "crop_fraction": (0.10, 0.20),
         "scale_mult": (1.0, 1.1),
@@ -93,10 +96,11 @@ DIFFICULTIES: dict[str, dict[str, Any]] = {
     # Calibrated (synth_calibration.json): most of the thesis difficulty sits in the two
     # look-alike pairs; nuisances stay mild, as in catalogue photos.
     "thesis": {
-        "ambiguous": {"bangle": 0.196, "bracelet": 0.252, "chain": 0.154, "necklace": 0.21,
+        "ambiguous": {"bangle": 0.28, "bracelet": 0.36, "chain": 0.154, "necklace": 0.21,
                       "pendant": 0.056, "ring": 0.0, "earring": 0.0, "nose_pin": 0.0},
         "amb_strength": 0.8,
         "chain_u_layout": 0.3,
+        "earring_pair": 0.72,
         "crop_prob": 0.04,
         "crop_fraction": (0.10, 0.25),
         "scale_mult": (0.95, 1.10),
@@ -114,6 +118,7 @@ DIFFICULTIES: dict[str, dict[str, Any]] = {
                       "pendant": 0.25, "ring": 0.0, "earring": 0.0, "nose_pin": 0.0},
         "amb_strength": 1.0,
         "chain_u_layout": 0.6,
+        "earring_pair": 0.72,
         "crop_prob": 0.25,
         "crop_fraction": (0.15, 0.40),
         "scale_mult": (0.60, 1.20),
@@ -744,7 +749,7 @@ def _earring_item(ctx: _Ctx, style: str, hook: bool) -> None:
 
 def _build_earring(ctx: _Ctx) -> None:
     rng = ctx.rng
-    pair = rng.random() < 0.72
+    pair = rng.random() < ctx.knobs["earring_pair"]
     style = str(rng.choice(["stud", "hoop", "drop", "jhumka"], p=[0.3, 0.25, 0.25, 0.2]))
     hook = (not pair) or (style in ("drop", "jhumka") and rng.random() < 0.5)
     if not pair and style == "stud":
