@@ -639,21 +639,21 @@ def _train_model(
     model_name: str,
     data_dir: str | os.PathLike[str],
     split_path: str | os.PathLike[str],
-    profile: str | Profile = "cpu",
-    out_dir: str | os.PathLike[str] = "artifacts",
-    seed: int = 42,
-    weights: str | os.PathLike[str] | None = PROFILE_DEFAULT,
-    hparams: Mapping[str, Any] | str | os.PathLike[str] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    strategy: str = "default",
-    feature_cache: bool = True,
-    progress: bool = True,
+    profile: Profile,
+    out_dir: str | os.PathLike[str],
+    seed: int,
+    weights: str | os.PathLike[str] | None,
+    hparams: Mapping[str, Any] | str | os.PathLike[str] | None,
+    resume: bool,
+    overwrite: bool,
+    strategy: str,
+    feature_cache: bool,
+    progress: bool,
 ) -> Path:
-    """The body of :func:`train_model` (which guards an overwritten run)."""
+    """The body of :func:`train_model`, which resolves the profile, owns the defaults and
+    guards an overwritten run; every argument is passed."""
     t_start = time.perf_counter()
-    check_model(model_name)
-    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    prof = profile
     if strategy not in ("default", "mirrored"):
         raise JewelNetError(f"unknown strategy {strategy!r}; choose default or mirrored")
     hp = load_hparams(hparams, model_name)
