@@ -118,9 +118,12 @@ def _check_size(item: str, key: str, value: Any) -> None:
 QUICK_SIZES = Sizes(
     pipeline_images=128,
     pipeline_repeats=2,
-    compute_profile="smoke",
+    # The cpu profile's real Custom CNN step (112 px, batch 32): at smoke sizes (64 px, batch
+    # 16) a step is so cheap that tf.data's fixed per-batch cost dominates (0.86x idle vs
+    # 0.94-0.99x at cpu sizes), which says nothing about real training.
+    compute_profile="cpu",
     compute_steps=8,
-    compute_repeats=4,  # fits of ~0.4 s: more repeats, or the minimum is mostly noise
+    compute_repeats=3,
     cache_model="vgg16",  # traces in seconds; EfficientNetB2's graph alone takes ~20 s
     cache_profile="cpu",  # a real profile's stage 1 (its epochs, passes and views), 64 px
     cache_per_class=3,
@@ -964,16 +967,28 @@ def _check_writable(path: Path) -> None:
 def run_bench(args: argparse.Namespace) -> int:
     """Entry point of ``jewelnet bench``: run the selected figures, print, optionally save.
 
-    The JSON is written once, at the end (atomically), so an interrupted or failed run leaves
-    the previous results in place. A figure that breaks is reported on its line and makes the
-    exit status 1; the other figures still run.
+    A figure that breaks is reported on its line and makes the exit status 1; the other
+    figures still run.
     """
-    names = _selected(getattr(args, "only", None))
-    quick = bool(getattr(args, "quick", False))
-    sizes = (QUICK_SIZES if quick else FULL_SIZES).override(getattr(args, "size", None) or [])
-    json_out = Path(args.json_out) if getattr(args, "json_out", None) else None
-    if json_out is not None:
-        _check_writable(json_out)
+    report = run(quick=bool(getattr(args, "quick", False)), only=getattr(args, "only", None),
+                 size_overrides=getattr(args, "size", None) or [],
+                 json_out=getattr(args, "json_out", None))
+    return 1 if report["errors"] else 0
+
+
+def run(quick: bool = False, only: list[str] | None = None,
+        size_overrides: Iterable[str] = (),
+        json_out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Run the figures (all, or those named in ``only``), print one line each, return the report.
+
+    The notebooks call this directly. The JSON is written once, at the end (atomically), so an
+    interrupted or failed run leaves the previous results in place.
+    """
+    names = _selected(only)
+    sizes = (QUICK_SIZES if quick else FULL_SIZES).override(size_overrides)
+    out_path = Path(json_out) if json_out else None
+    if out_path is not None:
+        _check_writable(out_path)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     report: dict[str, Any] = {
@@ -1005,13 +1020,71 @@ def run_bench(args: argparse.Namespace) -> int:
     report["machine"]["load_average_end"] = machine_info().get("load_average")
     print(f"total: {total:.0f} s for {len(names)} figure(s){' (--quick)' if quick else ''}",
           flush=True)
-    if json_out is not None:
-        atomic_write_json(json_out, report)
-        print(f"wrote {json_out}", flush=True)
-    return 1 if report["errors"] else 0
+    if out_path is not None:
+        atomic_write_json(out_path, report)
+        print(f"wrote {out_path}", flush=True)
+    return report
 
 
 def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a ``--json`` report (the book's efficiency section uses this)."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
+
+
+def newest_record(folder: str | os.PathLike[str], quick: bool | None = False) -> Path | None:
+    """The most recent ``bench*.json`` report in ``folder`` (by its ``created`` time), or None.
+
+    ``quick`` picks full runs (False), ``--quick`` runs (True) or either (None).
+    """
+    best: tuple[str, Path] | None = None
+    for path in sorted(Path(folder).glob("bench*.json")):
+        try:
+            report = load_results(path)
+        except (OSError, ValueError):
+            continue
+        if not isinstance(report, dict) or "figures" not in report:
+            continue
+        if quick is not None and bool(report.get("quick")) != quick:
+            continue
+        key = str(report.get("created", ""))
+        if best is None or key > best[0]:
+            best = (key, path)
+    return best[1] if best else None
+
+
+def describe_run(report: dict[str, Any]) -> str:
+    """One line on where and how a report was measured: command, date, machine, load, time."""
+    machine = report.get("machine", {})
+    libs = machine.get("libraries", {})
+    load = machine.get("load_average") or []
+    load_end = machine.get("load_average_end") or []
+    cpus = machine.get("cpus_available", machine.get("cpu_count"))
+    parts = [
+        f"`{report.get('command', 'jewelnet bench')}` on {report.get('created', '?')}",
+        f"{cpus} CPUs ({machine.get('processor', 'unknown')}), "
+        f"{machine.get('memory_gib', '?')} GiB",
+        f"load average {load[0] if load else '?'} at the start, "
+        f"{load_end[0] if load_end else '?'} at the end",
+        f"TensorFlow {libs.get('tensorflow', '?')}, Keras {libs.get('keras', '?')}",
+        f"{report.get('total_seconds', '?')} s in all",
+    ]
+    return "; ".join(parts)
+
+
+def results_table(report: dict[str, Any]) -> Any:
+    """The report as a table: one row per figure with its value, goal and whether it is met."""
+    import pandas as pd
+
+    rows = []
+    for name in FIGURES:
+        if name in report.get("figures", {}):
+            fig = report["figures"][name]
+            unit = fig["unit"] if fig["unit"] == "x" else f" {fig['unit']}"
+            rows.append({"figure": name, "what": FIGURES[name],
+                         "measured": f"{_num(fig['value'])}{unit}", "goal": fig["goal"],
+                         "met": "yes" if fig["goal_met"] else "no", "details": fig["detail"]})
+        elif name in report.get("errors", {}):
+            rows.append({"figure": name, "what": FIGURES[name], "measured": "error",
+                         "goal": "", "met": "no", "details": report["errors"][name]})
+    return pd.DataFrame(rows, columns=["figure", "what", "measured", "goal", "met", "details"])

@@ -83,6 +83,9 @@ def _train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", default="default", choices=("default", "mirrored"))
     p.add_argument("--no-feature-cache", action="store_true",
                    help="train stage 1 through the frozen backbone instead of cached features")
+    p.add_argument("--cache-views", type=int, default=None, metavar="K",
+                   help="augmented views per training image in the stage-1 feature cache "
+                        "(default: the profile's)")
 
 
 def _evaluate(p: argparse.ArgumentParser) -> None:

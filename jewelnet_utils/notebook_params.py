@@ -205,6 +205,14 @@ def _check_weights(value: Any, profile: Profile, root: Path) -> tuple[str | None
     return str(path), f"file {path.name}"
 
 
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """A text parameter that must be one of ``choices``; a clear one-line error otherwise."""
+    if not isinstance(value, str) or value not in choices:
+        raise ParameterError(f"{name} must be one of {', '.join(map(repr, choices))}; "
+                             f"got {value!r} ({type(value).__name__})")
+    return value
+
+
 def check_params(
     *,
     PROFILE: Any,
@@ -285,6 +293,15 @@ def show_figure(fig: Any, save_to: str | os.PathLike[str] | None = None) -> None
 
         atomic_write_bytes(save_to, buf.getvalue())
     display(Image(data=buf.getvalue()))
+
+
+def show_table(table: Any) -> None:
+    """Display a DataFrame with every cell's text in full (pandas cuts cells at 50 characters)."""
+    import pandas as pd
+    from IPython.display import display
+
+    with pd.option_context("display.max_colwidth", None):
+        display(table)
 
 
 def show_image(path: str | os.PathLike[str], width: int | None = None) -> None:

@@ -81,7 +81,7 @@ import pandas as pd
 from IPython.display import display
 
 from jewelnet_utils import audit_thesis, data, plots, synth
-from jewelnet_utils.notebook_params import check_params, show_figure
+from jewelnet_utils.notebook_params import check_params, show_figure, show_table
 
 # %% [markdown]
 # ## Parameters
@@ -244,8 +244,7 @@ else:
     verdicts = pd.DataFrame(synth.calibration_verdicts(calibration))
     print(f"Calibration runs of JewelSynth {synth.VERSION} "
           "(Custom CNN, cpu profile, JewelSynth thesis counts, no pretrained weights):")
-    with pd.option_context("display.max_colwidth", None):
-        display(verdicts)
+    show_table(verdicts)
     print("Source: jewelnet_utils/synth_calibration.json, shipped with the package "
           "(written by `jewelnet calibrate --record`).")
 
@@ -258,8 +257,7 @@ else:
 # %%
 exploration = pd.DataFrame(calibration.get("exploration", []))
 if P.synthetic and not exploration.empty:
-    with pd.option_context("display.max_colwidth", None):
-        display(exploration)
+    show_table(exploration)
     print("Source: the 'exploration' list of jewelnet_utils/synth_calibration.json; settings "
           "and training are described in each row, weights none, JewelSynth thesis counts.")
 

@@ -29,7 +29,8 @@
 # - where the models confuse classes, which test images they get wrong, and what Grad-CAM
 #   says they looked at;
 # - how training went, how large and fast each model is (Table 6.2 shape, measured), and how
-#   well its probabilities are calibrated.
+#   well its probabilities are calibrated;
+# - whether the book's speed and memory claims hold on this machine (`jewelnet bench`).
 #
 # Every table and figure is computed by `evaluate.evaluate_runs`, which also writes them to
 # the reports folder as CSV, JSON and PNG files.
@@ -41,7 +42,8 @@
 # - **Earlier notebooks:** [03](03-custom-cnn.ipynb), [04](04-vgg16.ipynb),
 #   [05](05-resnet50.ipynb) and [06](06-efficientnetb2.ipynb) must have run with the same
 #   parameters
-# - **Time to run:** smoke: one to two minutes · cpu: a few minutes · paper: a few minutes on a GPU
+# - **Time to run:** smoke: three to four minutes · cpu: five to eight minutes · paper: a few
+#   minutes on a GPU (each includes about two minutes of `jewelnet bench --quick`)
 
 # %% [markdown]
 # ## Running on Colab or Kaggle
@@ -85,8 +87,14 @@ elif "BINDER_SERVICE_HOST" in os.environ:  # Binder has the repository checked o
 # %%
 from IPython.display import display
 
-from jewelnet_utils import config, evaluate
-from jewelnet_utils.notebook_params import check_params, model_title, show_image
+from jewelnet_utils import bench, config, evaluate
+from jewelnet_utils.notebook_params import (
+    check_choice,
+    check_params,
+    model_title,
+    show_image,
+    show_table,
+)
 
 # %% [markdown]
 # ## Parameters
@@ -102,10 +110,12 @@ SEED = 42
 ARTIFACTS = "artifacts"  # runs, splits and tuning results go here
 N_BOOTSTRAP = 1000  # bootstrap resamples for the confidence intervals
 MEASURE_LATENCY = None  # None: measure inference latency except under the smoke profile
+BENCH = "quick"  # "quick": run `jewelnet bench --quick` here (~2 min), "full" (~15 min), "none"
 
 # %%
 P = check_params(PROFILE=PROFILE, DATA_DIR=DATA_DIR, WEIGHTS=WEIGHTS, SEED=SEED,
                  ARTIFACTS=ARTIFACTS)
+BENCH = check_choice("BENCH", BENCH, ("quick", "full", "none"))
 print(P.provenance())
 
 # %% [markdown]
@@ -233,6 +243,43 @@ display(efficiency)
 print(P.provenance("the efficiency table"))
 
 # %% [markdown]
+# ### Speed and memory claims, measured: `jewelnet bench`
+#
+# The table above measures the trained models. The claims the book makes about the machinery
+# itself (a faster input pipeline than the thesis's `ImageDataGenerator`, a pipeline that
+# keeps the model busy, the stage-1 feature cache, one-image latency, catalog search, the
+# synthetic generator, memory) are checked by `jewelnet bench`. Every figure is a ratio or a
+# quantity measured side by side in one run, each with its goal. The next cell runs the bench
+# on the machine building this book (`BENCH = "quick"`, about two minutes; `"full"` runs the
+# full sizes, `"none"` skips it). Background load slows everything, and the header says how
+# loaded the machine was.
+
+# %%
+if BENCH == "none":
+    print("BENCH = 'none': no bench run in this build")
+else:
+    live = bench.run(quick=BENCH == "quick", json_out=P.reports / "bench.json")
+    show_table(bench.results_table(live))
+    print(f"Source: {P.rel(P.reports / 'bench.json')}, measured by the cell above: "
+          + bench.describe_run(live))
+
+# %% [markdown]
+# The committed reference run below is the full bench (full sizes, all four models for
+# memory) recorded on an otherwise idle two-core machine like the one this project is built on.
+# It is read from the JSON file `jewelnet bench --json` wrote, never retyped; run
+# `jewelnet bench --json results/bench-<date>.json` to add your own machine.
+
+# %%
+record = bench.newest_record(P.root / "results")
+if record is None:
+    print("no full bench record in results/")
+else:
+    reference = bench.load_results(record)
+    show_table(bench.results_table(reference))
+    print(f"Source: {P.rel(record)}, the committed reference run: "
+          + bench.describe_run(reference))
+
+# %% [markdown]
 # ## Calibration
 #
 # A model is well calibrated when, among images it labels with 80% confidence, about 80% are
@@ -267,6 +314,8 @@ for run_name in result["per_class"]:
 # - Per-class tables and confusion matrices show where each model fails; compare the
 #   bangle/bracelet and chain/necklace cells with the thesis's section 5.6.
 # - Efficiency, calibration and Grad-CAM go beyond the thesis; all of them are measured here.
+# - `jewelnet bench` checks the speed and memory claims on this machine, beside a committed
+#   reference run on an idle machine; each figure says whether it meets its goal.
 # - Every table above also exists as a CSV in the reports folder, with `profile`, `dataset`
 #   and `weights` columns.
 #

@@ -86,6 +86,37 @@ def test_quick_retrieval_and_synth_print_parsable_lines_and_json(tmp_path: Path,
     assert not list(tmp_path.glob("reports/.bench.json*"))  # no temp file left beside it
 
 
+def test_report_table_description_and_newest_record(tmp_path: Path, capsys) -> None:
+    """What the book shows: one table row per figure, met or not as the goal says, and the
+    newest full (or quick) record of a results folder, skipping files that are not reports."""
+    quick = bench.run(quick=True, only=["retrieval"], size_overrides=TINY[1::2],
+                      json_out=tmp_path / "bench-quick.json")
+    capsys.readouterr()
+    table = bench.results_table(quick)
+    assert list(table.columns) == ["figure", "what", "measured", "goal", "met", "details"]
+    assert list(table["figure"]) == ["retrieval"]
+    row = table.iloc[0]
+    figure = quick["figures"]["retrieval"]
+    assert row["met"] == ("yes" if figure["goal_met"] else "no")
+    assert row["measured"] == f"{bench._num(figure['value'])} ms" and row["goal"] == figure["goal"]
+    text = bench.describe_run(quick)
+    assert text.startswith("`jewelnet bench --quick` on " + quick["created"])
+    assert f"{quick['machine']['cpus_available']} CPUs" in text
+
+    broken = {**quick, "figures": {}, "errors": {"synth": "RuntimeError: no fonts"}}
+    assert bench.results_table(broken).iloc[0][["figure", "measured", "met"]].tolist() == [
+        "synth", "error", "no"]
+
+    (tmp_path / "bench-junk.json").write_text("not json")
+    (tmp_path / "bench-list.json").write_text("[1, 2]")
+    for name, created in (("bench-old.json", "2026-01-01T00:00:00+00:00"),
+                          ("bench-new.json", "2026-06-01T00:00:00+00:00")):
+        (tmp_path / name).write_text(json.dumps({**quick, "quick": False, "created": created}))
+    assert bench.newest_record(tmp_path) == tmp_path / "bench-new.json"
+    assert bench.newest_record(tmp_path, quick=True) == tmp_path / "bench-quick.json"
+    assert bench.newest_record(tmp_path / "nowhere") is None
+
+
 def test_a_failing_figure_is_reported_and_the_others_still_run(tmp_path: Path, capsys,
                                                                monkeypatch) -> None:
     def broken(*_args: Any) -> None:

@@ -18,6 +18,7 @@ yaml = pytest.importorskip("yaml")
 from jewelnet_utils.config import JewelNetError  # noqa: E402
 from jewelnet_utils.notebook_params import (  # noqa: E402
     ParameterError,
+    check_choice,
     check_params,
     find_repo_root,
     hyperparameter_table,
@@ -144,7 +145,7 @@ def test_every_table_and_figure_names_its_source(path):
     for cell in nb.cells:
         if cell.cell_type != "code" or "def verdicts" in cell.source:
             continue
-        if re.search(r"\b(display|show_figure|show_image|verdicts)\(", cell.source):
+        if re.search(r"\b(display|show_figure|show_image|show_table|verdicts)\(", cell.source):
             assert re.search(r"provenance\(|verdicts\(|Source:|Generated from", cell.source), (
                 f"{path.name}: a cell shows output without a provenance line:\n{cell.source}"
             )
@@ -214,6 +215,16 @@ def test_bad_parameters_fail_with_one_line_naming_them(override, name):
     assert "\n" not in message
     assert isinstance(info.value, JewelNetError)
     assert info.value._render_traceback_() == [f"ParameterError: {message}"]
+
+
+@pytest.mark.parametrize("value", ["fast", "", None, 1, ["quick"]])
+def test_a_choice_parameter_names_itself_its_choices_and_the_bad_value(value):
+    with pytest.raises(ParameterError) as info:
+        check_choice("BENCH", value, ("quick", "full", "none"))
+    message = str(info.value)
+    assert message.startswith("BENCH must be one of 'quick', 'full', 'none'; got ")
+    assert repr(value) in message and "\n" not in message
+    assert check_choice("BENCH", "full", ("quick", "full", "none")) == "full"
 
 
 def test_hyperparameter_table_covers_every_profile():

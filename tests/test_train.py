@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -274,6 +275,26 @@ def test_cli_train_with_hparams_file(tiny_data, tmp_path, monkeypatch, capsys) -
     assert float(history[0]["learning_rate"]) == pytest.approx(5e-4, rel=1e-3)
     assert cli.main(args) == 2  # complete run, no --overwrite
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_cli_cache_views_sets_the_number_of_cached_views(tiny_data, tmp_path, monkeypatch,
+                                                         capsys) -> None:
+    monkeypatch.setitem(config.PROFILES, "tiny", TINY)
+    data_dir, split = tiny_data
+    base = ["train", "--model", "vgg16", "--data", str(data_dir), "--split", str(split),
+            "--profile", "tiny", "--out", str(tmp_path / "runs"), "--weights", "none"]
+    assert cli.main([*base, "--cache-views", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--cache-views must be at least 1, got 0" in err and "--no-feature-cache" in err
+    assert not (tmp_path / "runs").exists()
+
+    assert cli.main([*base, "--cache-views", "3"]) == 0
+    out = capsys.readouterr().out
+    cfg = json.loads((tmp_path / "runs" / "vgg16-tiny-s42" / "config.json").read_text())
+    assert cfg["feature_cache_views"] == 3 and cfg["profile"]["feature_cache_views"] == 3
+    assert TINY.feature_cache_views == 2  # the profile itself is untouched
+    assert re.search(r"cached 3 views of \d+ training images", out)
+    assert "head on cached features (3 views x" in out
 
 
 def test_clear_errors_before_any_training(tiny_data, tmp_path, monkeypatch) -> None:
