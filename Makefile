@@ -27,7 +27,7 @@ data: $(STAMP)
 	$(PY) -m jewelnet_utils.synth --ensure --profile $(PROFILE) --workers 2
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check jewelnet_utils tests notebooks
+	$(VENV)/bin/ruff check jewelnet_utils tests notebooks scripts
 
 lock: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable | grep -v -i '^tensorflow.cpu' > requirements.txt
