@@ -179,8 +179,8 @@ class Result:
     seconds: float = 0.0
 
     def line(self) -> str:
-        unit = self.unit if self.unit == "x" else f" {self.unit}"
-        return f"{self.name}: {_num(self.value)}{unit} (goal {self.goal.text()}); {self.detail}"
+        return (f"{self.name}: {_with_unit(self.value, self.unit)} (goal {self.goal.text()}); "
+                f"{self.detail}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -193,6 +193,11 @@ class Result:
             "data": self.data,
             "seconds": round(self.seconds, 2),
         }
+
+
+def _with_unit(value: float, unit: str) -> str:
+    """``3.45x`` or ``12.3 ms``: a ratio's x sticks to the number, other units do not."""
+    return f"{_num(value)}{unit if unit == 'x' else ' ' + unit}"
 
 
 def _num(value: float) -> str:
@@ -1029,7 +1034,6 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-
 def newest_record(folder: str | os.PathLike[str], quick: bool | None = False) -> Path | None:
     """The most recent ``bench*.json`` report in ``folder`` (by its ``created`` time), or None.
 
@@ -1078,9 +1082,8 @@ def results_table(report: dict[str, Any]) -> Any:
     for name in FIGURES:
         if name in report.get("figures", {}):
             fig = report["figures"][name]
-            unit = fig["unit"] if fig["unit"] == "x" else f" {fig['unit']}"
             rows.append({"figure": name, "what": FIGURES[name],
-                         "measured": f"{_num(fig['value'])}{unit}", "goal": fig["goal"],
+                         "measured": _with_unit(fig["value"], fig["unit"]), "goal": fig["goal"],
                          "met": "yes" if fig["goal_met"] else "no", "details": fig["detail"]})
         elif name in report.get("errors", {}):
             rows.append({"figure": name, "what": FIGURES[name], "measured": "error",

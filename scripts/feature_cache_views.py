@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jewelnet_utils import bench, data, models, synth, train
+from jewelnet_utils import bench, data, evaluate, models, synth, train
 from jewelnet_utils.utils import atomic_write_json
 
 MODEL = "vgg16"
@@ -77,12 +77,11 @@ def one_run(work: Path, data_dir: Path, split: Path, views: int, weights: str | 
 
 def summarize(run: Path, views: int, tag: str, seed: int, wall_s: float) -> dict:
     """One row of the results: stage-1 best validation accuracy, final accuracies, timings."""
+    loaded = evaluate.load_run(run)
     metrics = json.loads((run / "metrics.json").read_text())
-    timings = json.loads((run / "timings.json").read_text())
-    history = (run / "history.csv").read_text().splitlines()
-    head = history[0].split(",")
-    stage1_val = [float(dict(zip(head, row.split(","), strict=True))["val_accuracy"])
-                  for row in history[1:] if row.split(",")[head.index("stage")] == "1"]
+    history = loaded.history
+    stage1_val = history.loc[history["stage"] == 1, "val_accuracy"].tolist()
+    timings = loaded.timings
     return {"backbone": tag, "stage1": f"{views} cached views" if views else "frozen backbone",
             "views": views, "seed": seed, "stage1_best_val_accuracy": max(stage1_val),
             "val_accuracy": metrics.get("val_accuracy"),
