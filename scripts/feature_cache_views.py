@@ -82,7 +82,8 @@ def summarize(run: Path, views: int, tag: str, seed: int, wall_s: float) -> dict
     history = loaded.history
     stage1_val = history.loc[history["stage"] == 1, "val_accuracy"].tolist()
     timings = loaded.timings
-    return {"backbone": tag, "stage1": f"{views} cached views" if views else "frozen backbone",
+    stage1 = bench._plural(views, "cached view") if views else "frozen backbone"
+    return {"backbone": tag, "stage1": stage1,
             "views": views, "seed": seed, "stage1_best_val_accuracy": max(stage1_val),
             "val_accuracy": metrics.get("val_accuracy"),
             "test_accuracy": metrics.get("test_accuracy"), "num_test": metrics.get("num_test"),
