@@ -51,7 +51,10 @@ class Sizes:
     # Input size, stage-1 epochs, passes and cached views come from this profile: the cpu
     # profile's, where the cache saves a laptop's time (the image count is scaled down).
     cache_profile: str = "cpu"
-    cache_per_class: int = 30  # images per class in the data set (70 % of them train)
+    # Images per class in the data set (70 % of them train). At 30 per class fixed costs
+    # (graph tracing, per-epoch overhead) held the ratio to 7x against 18x from counting
+    # forward passes; at 150 (840 training images, a small real data set) it measured 14.8x.
+    cache_per_class: int = 150
     cache_epochs: int = 0  # 0: the profile's stage1_epochs (other values: tests only)
     inference_size: int = 260  # EfficientNetB2's paper input size
     inference_runs: int = 30
@@ -693,16 +696,18 @@ def _count(n: int) -> str:
 # --------------------------------------------------------------------------------------------
 def bench_synth(sizes: Sizes, workdir: Path) -> Result:
     """Images/s of the JewelSynth generator at 256 px with one worker process per CPU (the
-    headline), beside one worker for scale; each run renders ``synth_images`` images."""
-    from . import synth
+    headline), beside one worker for scale; each run renders ``synth_images`` images.
 
+    Measured in a fresh interpreter: right after the inference figure the bench process holds
+    about 2 GiB and TensorFlow's threads, and two workers forked from it rendered at about
+    half their rate (80 against 150 images/s on this machine's two cores).
+    """
     per_class = max(1, sizes.synth_images // NUM_CLASSES)
     cpus = _cpus()
-    rates: dict[str, float] = {}
-    for w in sorted({1, cpus}):
-        result = synth.generate_dataset(workdir / f"synth-w{w}", per_class, size=sizes.synth_size,
-                                        seed=0, difficulty="thesis", workers=w, progress=False)
-        rates[str(w)] = result.images_per_second
+    spec = {"task": "synth", "out": str(workdir / "synth"), "per_class": per_class,
+            "size": sizes.synth_size, "workers": sorted({1, cpus})}
+    child = _run_child(spec, sizes.memory_timeout, workdir / "synth.log")
+    rates: dict[str, float] = child["rates"]
     rate = rates[str(cpus)]
     scale = f" ({_num(rate / rates['1'])}x one worker's {_num(rates['1'])} images/s)" \
         if cpus > 1 else ""
@@ -768,14 +773,32 @@ def bench_memory(sizes: Sizes, workdir: Path) -> Result:
 # --------------------------------------------------------------------------------------------
 _CHILD = (
     "import json, sys\n"
-    "from jewelnet_utils.bench import _child_train\n"
-    "_child_train(json.loads(sys.argv[1]))\n"
+    "from jewelnet_utils.bench import _child_main\n"
+    "_child_main(json.loads(sys.argv[1]))\n"
 )
 
 
-def _child_train(spec: dict[str, Any]) -> None:
-    """Body of a child process: one ``train_model`` call under an adjusted profile, then one
-    JSON line with the run folder and this process's peak resident memory."""
+def _child_main(spec: dict[str, Any]) -> None:
+    """Body of every child process: the task ``spec`` names, then its one JSON line."""
+    result = _child_synth(spec) if spec.get("task") == "synth" else _child_train(spec)
+    print(json.dumps({**result, "peak_rss_bytes": _peak_rss_self()}), flush=True)
+
+
+def _child_synth(spec: dict[str, Any]) -> dict[str, Any]:
+    """Render the same images once per worker count; images/s by worker count."""
+    from . import synth
+
+    rates = {}
+    for w in spec["workers"]:
+        result = synth.generate_dataset(Path(spec["out"]) / f"w{w}", spec["per_class"],
+                                        size=spec["size"], seed=0, difficulty="thesis",
+                                        workers=w, progress=False)
+        rates[str(w)] = result.images_per_second
+    return {"rates": rates}
+
+
+def _child_train(spec: dict[str, Any]) -> dict[str, Any]:
+    """One ``train_model`` call under an adjusted profile; its run folder."""
     from . import train
 
     base = get_profile(spec["profile"])
@@ -785,8 +808,7 @@ def _child_train(spec: dict[str, Any]) -> None:
         seed=0, weights=None, overwrite=True, feature_cache=spec["feature_cache"],
         progress=False,
     )
-    print(json.dumps({"run_dir": str(run_dir), "peak_rss_bytes": _peak_rss_self()}),
-          flush=True)
+    return {"run_dir": str(run_dir)}
 
 
 def _peak_rss_self() -> int:
@@ -809,8 +831,8 @@ def _peak_rss_self() -> int:
 
 
 def _run_child(spec: dict[str, Any], timeout: float, log_path: Path) -> dict[str, Any]:
-    """Run :func:`_child_train` in a fresh interpreter; return its run folder, wall time and
-    peak resident memory (which the child measures itself, see :func:`_peak_rss_self`)."""
+    """Run :func:`_child_main` in a fresh interpreter; return its result, wall time and peak
+    resident memory (which the child measures itself, see :func:`_peak_rss_self`)."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
     start = time.perf_counter()
     with open(log_path, "wb") as log:
@@ -830,7 +852,9 @@ def _run_child(spec: dict[str, Any], timeout: float, log_path: Path) -> dict[str
         said = [ln for ln in text.splitlines()
                 if ln.strip() and not re.match(r"^[IWEF]\d{4} \d\d:\d\d:", ln)]
         last = said[-1] if said else "no output"
-        raise RuntimeError(f"training child for {spec['model']} failed ({why}): {last}")
+        what = f"training child for {spec['model']}" if "model" in spec else \
+            f"{spec.get('task', 'bench')} child"
+        raise RuntimeError(f"{what} failed ({why}): {last}")
     result = json.loads(next(ln for ln in reversed(text.splitlines()) if ln.startswith("{")))
     return {**result, "peak_rss_gib": result["peak_rss_bytes"] / 2**30, "wall_s": wall}
 
