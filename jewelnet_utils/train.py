@@ -285,13 +285,15 @@ class ThesisProtocol(keras.callbacks.Callback):
         optimizer.learning_rate = self._lr(iterations)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._t0 = time.perf_counter()
+        self._t0, self._cpu0 = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         st = self.state
         prof = self.trainer.profile
         st["timings"][f"stage{self.stage}_s"] += time.perf_counter() - self._t0
+        cpu_key = f"stage{self.stage}_cpu_s"
+        st["timings"][cpu_key] = st["timings"].get(cpu_key, 0.0) + time.process_time() - self._cpu0
         t_ckpt = time.perf_counter()
         val_acc = _float(logs.get("val_accuracy", float("nan")))
         val_loss = _float(logs.get("val_loss", float("nan")))
@@ -571,11 +573,15 @@ def _predictions_csv(probs: np.ndarray, arrays: Any, classes: list[str]) -> str:
 
 @contextlib.contextmanager
 def _timer(store: dict[str, float], key: str) -> Iterator[None]:
-    t0 = time.perf_counter()
+    """Add the block's wall seconds to ``store[key]`` ("x_s") and its CPU seconds, all
+    threads, to "x_cpu_s": on a shared host wall time swings while CPU time holds."""
+    t0, cpu0 = time.perf_counter(), time.process_time()
     try:
         yield
     finally:
         store[key] = store.get(key, 0.0) + time.perf_counter() - t0
+        cpu_key = f"{key.removesuffix('_s')}_cpu_s"
+        store[cpu_key] = store.get(cpu_key, 0.0) + time.process_time() - cpu0
 
 
 # --------------------------------------------------------------------------- public API
@@ -860,6 +866,10 @@ def _finish(trainer: _Trainer, cfg: dict[str, Any], train: Any, val: Any, test: 
         "wall_s_this_session": round(time.perf_counter() - t_start, 3),
         "epochs": epochs,
         "stopped_early": {f"stage{k}": v for k, v in sorted(st["stopped_early"].items())},
+        # CPU seconds of this process (all threads): the same work costs the same CPU time
+        # when a shared host slows the wall clock (see bench.bench_feature_cache).
+        "cpu_s": {k: round(t.get(f"{k}_cpu_s", 0.0), 3)
+                  for k in ("feature_cache", "stage1", "stage2")},
         "images_per_s": {k: round(len(train) * prof.epoch_repeats * epochs.get(k, 0) / s, 2)
                          for k, s in stage_s.items() if s > 0 and epochs.get(k)},
         "cache_views": cfg["feature_cache_views"],

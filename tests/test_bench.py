@@ -82,6 +82,9 @@ def test_quick_retrieval_and_synth_print_parsable_lines_and_json(tmp_path: Path,
     synth = report["figures"]["synth"]["data"]
     assert synth["images"] == 8 and synth["size"] == 256
     assert synth["workers"] == bench._cpus()  # one worker process per CPU
+    # Measured in a child interpreter, one rate per worker count.
+    assert set(synth["images_per_s_by_workers"]) == {"1", str(bench._cpus())}
+    assert all(rate > 0 for rate in synth["images_per_s_by_workers"].values())
     assert f"{bench._plural(bench._cpus(), 'worker')} (one per CPU)" in lines["synth"]["detail"]
     assert not list(tmp_path.glob("reports/.bench.json*"))  # no temp file left beside it
 
@@ -256,6 +259,11 @@ def test_every_figure_runs_on_a_tiny_workload(tmp_path: Path, capsys) -> None:
     cache = report["figures"]["feature_cache"]["data"]
     assert cache["epochs"] == 1 and cache["timings"]["cached"]["feature_cache_s"] > 0
     assert cache["timings"]["frozen"]["feature_cache_s"] == 0
+    # The headline is the CPU-seconds ratio; the wall-clock ratio is kept beside it.
+    assert cache["cached_cpu_s"] > 0 and cache["frozen_cpu_s"] > 0
+    assert float(lines["feature_cache"]["value"]) == pytest.approx(
+        cache["frozen_cpu_s"] / cache["cached_cpu_s"], rel=0.01)
+    assert cache["wall_ratio"] == pytest.approx(cache["frozen_s"] / cache["cached_s"])
     assert cache["views"] == get_profile(cache["profile"]).feature_cache_views
     cpu_epochs = get_profile("cpu").stage1_epochs
     assert f"1 epoch (the cpu profile has {cpu_epochs})" in lines["feature_cache"]["detail"]

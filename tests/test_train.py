@@ -105,6 +105,9 @@ def _assert_complete(run_dir: Path, model: str, epochs: list[int], stages: list[
     for key in ("feature_cache_s", "stage1_s", "stage2_s", "train_s", "epochs"):
         assert key in timings, key
     assert timings["train_s"] > 0
+    # CPU seconds beside wall seconds, for every stage that ran.
+    assert set(timings["cpu_s"]) == {"feature_cache", "stage1", "stage2"}
+    assert timings["cpu_s"]["stage1"] > 0
     best = models.load_model(run_dir / "model.keras")
     assert best.output_shape == (None, len(classes))
     assert best.get_layer("embedding").units == 256
