@@ -252,7 +252,10 @@ print(P.provenance("the efficiency table"))
 # quantity measured side by side in one run, each with its goal. The next cell runs the bench
 # on the machine building this book (`BENCH = "quick"`, about two minutes; `"full"` runs the
 # full sizes, `"none"` skips it). Background load slows everything, and the header says how
-# loaded the machine was.
+# loaded the machine was. The shared hosts this book is built on also change speed for
+# seconds at a time, so the feature-cache figure, whose two legs run one after the other and
+# last 15 seconds and 4 minutes, compares CPU seconds (unchanged by such a slowdown) and prints
+# the wall-clock ratio beside them.
 
 # %%
 if BENCH == "none":
