@@ -85,6 +85,9 @@ def test_quick_retrieval_and_synth_print_parsable_lines_and_json(tmp_path: Path,
     # Measured in a child interpreter, one rate per worker count.
     assert set(synth["images_per_s_by_workers"]) == {"1", str(bench._cpus())}
     assert all(rate > 0 for rate in synth["images_per_s_by_workers"].values())
+    for workers, rates in synth["all_rates"].items():  # the best of every repeat counts
+        assert len(rates) == synth["repeats"] == bench.QUICK_SIZES.synth_repeats
+        assert synth["images_per_s_by_workers"][workers] == max(rates)
     assert f"{bench._plural(bench._cpus(), 'worker')} (one per CPU)" in lines["synth"]["detail"]
     assert not list(tmp_path.glob("reports/.bench.json*"))  # no temp file left beside it
 
