@@ -53,9 +53,10 @@ class Sizes:
     cache_profile: str = "cpu"
     # Images per class in the data set (70 % of them train). At 30 per class fixed costs
     # (graph tracing, per-epoch overhead) held the ratio to 7x against 18x from counting
-    # forward passes; at 150 (840 training images, a small real data set) it measured 14.8x.
+    # forward passes; at 150 (840 training images, a small real data set) it measured 14.5x
+    # in CPU seconds and 12.9x in wall seconds.
     cache_per_class: int = 150
-    cache_epochs: int = 0  # 0: the profile's stage1_epochs (other values: tests only)
+    cache_epochs: int = 0  # 0: the profile's stage1_epochs (fewer: --quick and tests)
     inference_size: int = 260  # EfficientNetB2's paper input size
     inference_runs: int = 30
     inference_batch: int = 32
@@ -118,8 +119,8 @@ def _check_size(item: str, key: str, value: Any) -> None:
             get_profile(v)
 
 
-# About 100 s wall on two idle cores (2026-11-26); every figure keeps its side-by-side
-# comparison, on fewer images, repeats and models.
+# 108-120 s wall on this project's two-core machine (2026-11-26); every figure keeps its
+# side-by-side comparison, on fewer images, repeats and models.
 QUICK_SIZES = Sizes(
     pipeline_images=128,
     pipeline_repeats=2,
