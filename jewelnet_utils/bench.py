@@ -429,9 +429,8 @@ def bench_feature_cache(sizes: Sizes, workdir: Path) -> Result:
     # switches between two speeds (the same 1016-image forward pass took 12 s or 20.6 s of
     # wall time, for the same CPU seconds), and a 15 s leg can fall wholly into a slow spell
     # that a 4-minute leg averages out. Wall seconds are reported beside it.
-    cached_cpu = sum(timings["cached"].get("cpu_s", {}).get(k, 0.0)
-                     for k in ("feature_cache", "stage1"))
-    frozen_cpu = timings["frozen"].get("cpu_s", {}).get("stage1", 0.0)
+    cached_cpu = timings["cached"]["cpu_s"]["feature_cache"] + timings["cached"]["cpu_s"]["stage1"]
+    frozen_cpu = timings["frozen"]["cpu_s"]["stage1"]
     views = max(1, profile.feature_cache_views)  # what train.py caches (see _cached_features)
     n_train = timings["cached"]["num_train"]
     n_val = timings["cached"]["num_val"] or 0
@@ -443,9 +442,8 @@ def bench_feature_cache(sizes: Sizes, workdir: Path) -> Result:
                    f"{profile.stage1_epochs}) and its cached views")
     per_epoch = f" of {passes} passes" if passes > 1 else ""
     formula = "epochs x (passes x train + val)" if passes > 1 else "epochs x (train + val)"
-    ratio = frozen_cpu / cached_cpu if cached_cpu > 0 and frozen_cpu > 0 else frozen_s / cached_s
     return Result(
-        "feature_cache", ratio, "x", Goal(">=", 10, "x"),
+        "feature_cache", frozen_cpu / cached_cpu, "x", Goal(">=", 10, "x"),
         f"{_title(sizes.cache_model)} stage 1 at {source}: {_plural(epochs, 'epoch')}"
         f"{per_epoch}, "
         f"{_plural(views, 'view')}, {profile.input_size(sizes.cache_model)} px, {n_train} "

@@ -291,9 +291,7 @@ class ThesisProtocol(keras.callbacks.Callback):
         logs = logs or {}
         st = self.state
         prof = self.trainer.profile
-        st["timings"][f"stage{self.stage}_s"] += time.perf_counter() - self._t0
-        cpu_key = f"stage{self.stage}_cpu_s"
-        st["timings"][cpu_key] = st["timings"].get(cpu_key, 0.0) + time.process_time() - self._cpu0
+        _add_elapsed(st["timings"], f"stage{self.stage}_s", self._t0, self._cpu0)
         t_ckpt = time.perf_counter()
         val_acc = _float(logs.get("val_accuracy", float("nan")))
         val_loss = _float(logs.get("val_loss", float("nan")))
@@ -571,17 +569,22 @@ def _predictions_csv(probs: np.ndarray, arrays: Any, classes: list[str]) -> str:
     return _csv_text(header, rows)
 
 
+def _add_elapsed(store: dict[str, float], key: str, t0: float, cpu0: float) -> None:
+    """Add wall seconds since ``t0`` to ``store[key]`` ("x_s") and CPU seconds since ``cpu0``,
+    all threads, to "x_cpu_s": on a shared host wall time swings while CPU time holds."""
+    store[key] = store.get(key, 0.0) + time.perf_counter() - t0
+    cpu_key = f"{key.removesuffix('_s')}_cpu_s"
+    store[cpu_key] = store.get(cpu_key, 0.0) + time.process_time() - cpu0
+
+
 @contextlib.contextmanager
 def _timer(store: dict[str, float], key: str) -> Iterator[None]:
-    """Add the block's wall seconds to ``store[key]`` ("x_s") and its CPU seconds, all
-    threads, to "x_cpu_s": on a shared host wall time swings while CPU time holds."""
+    """The block's wall and CPU seconds, added as :func:`_add_elapsed` does."""
     t0, cpu0 = time.perf_counter(), time.process_time()
     try:
         yield
     finally:
-        store[key] = store.get(key, 0.0) + time.perf_counter() - t0
-        cpu_key = f"{key.removesuffix('_s')}_cpu_s"
-        store[cpu_key] = store.get(cpu_key, 0.0) + time.process_time() - cpu0
+        _add_elapsed(store, key, t0, cpu0)
 
 
 # --------------------------------------------------------------------------- public API
