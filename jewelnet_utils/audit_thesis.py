@@ -1,7 +1,7 @@
 """Arithmetic checks of the thesis's own tables (used by notebook 10).
 
 The thesis's numbers are transcribed below as data, each block citing its table and the line
-of ``/work/shared/thesis/jewelnet-thesis.txt`` it was read from. Nothing here trains or loads a
+of the thesis text it was read from. Nothing here trains or loads a
 model: every check recomputes a reported number from other reported numbers and returns a list
 of rows (plain dicts) ending in a ``verdict`` column, ready for ``pandas.DataFrame``.
 
@@ -17,6 +17,7 @@ from typing import Any
 
 OK = "consistent"
 BAD = "inconsistent"
+POSSIBLE_FOR_EACH = "possible for each"
 
 # --------------------------------------------------------------------------------------------
 # Transcribed tables
@@ -272,13 +273,49 @@ def check_accuracy_denominators(
             ks = fractions_matching(acc, n, decimals)
             row[f"k/N for N={n}"] = _ratio_text(ks, n)
             possible.append(bool(ks))
-        row["verdict"] = (
-            "possible for every N" if all(possible)
-            else "impossible for every N" if not any(possible)
-            else "possible for " + ", ".join(
-                str(n) for n, ok in zip(test_sizes, possible, strict=True) if ok)
-        )
+        row["verdict"] = _sizes_verdict(test_sizes, possible)
         rows.append(row)
+    return rows
+
+
+def _sizes_verdict(test_sizes: Sequence[int], possible: Sequence[bool]) -> str:
+    """Name the sizes that were tried, so a verdict never claims more than was searched."""
+    searched = _and_list(test_sizes)
+    if all(possible):
+        return f"{POSSIBLE_FOR_EACH} N searched ({searched})"
+    if not any(possible):
+        return f"impossible for each N searched ({searched})"
+    fitting = [n for n, ok in zip(test_sizes, possible, strict=True) if ok]
+    return f"possible for N = {_and_list(fitting)} only"
+
+
+def _and_list(values: Sequence[int]) -> str:
+    items = [str(v) for v in values]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def check_shared_test_size(accuracies: dict[str, float], n_range: Iterable[int],
+                           decimals: int = 4) -> list[dict[str, Any]]:
+    """Could the models of one table have been scored on one test set?
+
+    Every model scored on the same ``N`` images has an accuracy ``k / N``, so the ``N`` in
+    ``n_range`` that fit every accuracy at once are the only candidate sizes of a shared test
+    set. The last row says whether any exists.
+    """
+    n_range = list(n_range)
+    span = f"{n_range[0]}-{n_range[-1]}"
+    rows = []
+    for name, acc in accuracies.items():
+        fits = denominators_matching(acc, n_range, decimals)
+        rows.append({"model": name, "reported accuracy": f"{acc * 100:.2f}%",
+                     f"test sizes N in {span} that fit": ", ".join(map(str, fits)) or "none",
+                     "smallest N": fits[0] if fits else "none",
+                     "verdict": OK if fits else BAD})
+    shared = fitting_test_sizes(accuracies.values(), n_range, decimals)
+    rows.append({"model": "all models at once", "reported accuracy": "",
+                 f"test sizes N in {span} that fit": ", ".join(map(str, shared)) or "none",
+                 "smallest N": shared[0] if shared else "none",
+                 "verdict": OK if shared else f"no shared test set of {span} images"})
     return rows
 
 
@@ -328,6 +365,63 @@ def check_supports(per_class: dict[str, dict[str, float]], expected: dict[str, i
     return rows
 
 
+def error_counts(recall: float, precision: float, max_class_size: int,
+                 decimals: int = 4) -> set[tuple[int, int, int]]:
+    """Every (class size, false negatives, false positives) that prints as ``recall`` and
+    ``precision``, for class sizes up to ``max_class_size``.
+
+    Recall is ``TP / n`` and precision ``TP / (TP + FP)``; both share ``TP``, which is what
+    ties a class's misses to its false alarms.
+    """
+    found = set()
+    for n in range(1, max_class_size + 1):
+        for tp in fractions_matching(recall, n, decimals):
+            if tp == 0:
+                continue
+            for fp in range(0, 2 * max_class_size + 1):
+                if rounds_to(tp / (tp + fp), precision, decimals):
+                    found.add((n, n - tp, fp))
+    return found
+
+
+def check_error_balance(per_class: dict[str, dict[str, float]], max_class_size: int = 40,
+                        decimals: int = 4) -> list[dict[str, Any]]:
+    """Total false negatives must equal total false positives.
+
+    Each wrong prediction is one false negative (of its true class) and one false positive (of
+    the predicted class), so over a whole confusion matrix the two sums are equal. For every
+    class this lists the counts its printed recall and precision allow, with at most
+    ``max_class_size`` test images per class (Table 4.1 has at most 25), then compares the
+    range of possible sums. The last row is the verdict on the table as a whole.
+    """
+    rows, fn_range, fp_range = [], [0, 0], [0, 0]
+    for name, r in per_class.items():
+        options = error_counts(r["recall"], r["precision"], max_class_size, decimals)
+        fns = sorted({fn for _n, fn, _fp in options})
+        fps = sorted({fp for _n, _fn, fp in options})
+        sizes = sorted({n for n, _fn, _fp in options})
+        fn_range = [fn_range[0] + fns[0], fn_range[1] + fns[-1]] if fns else fn_range
+        fp_range = [fp_range[0] + fps[0], fp_range[1] + fps[-1]] if fps else fp_range
+        rows.append({"class": name, "recall": r["recall"], "precision": r["precision"],
+                     "class sizes that fit": _span_text(sizes),
+                     "false negatives": _span_text(fns), "false positives": _span_text(fps),
+                     "verdict": OK if options else BAD})
+    overlap = fn_range[0] <= fp_range[1] and fp_range[0] <= fn_range[1]
+    rows.append({"class": "Total", "recall": "", "precision": "",
+                 "class sizes that fit": f"at most {max_class_size} per class",
+                 "false negatives": _span_text(sorted(set(fn_range))),
+                 "false positives": _span_text(sorted(set(fp_range))),
+                 "verdict": OK if overlap else BAD})
+    return rows
+
+
+def _span_text(values: Sequence[int]) -> str:
+    """'none', '5' or '3-7' for a sorted list of counts."""
+    if not values:
+        return "none"
+    return str(values[0]) if values[0] == values[-1] else f"{values[0]}-{values[-1]}"
+
+
 def check_table_4_1_sums() -> list[dict[str, Any]]:
     """Rows must add up (original = train + val + test) and columns must match the totals."""
     rows = []
@@ -351,6 +445,26 @@ def check_split_ratios(tolerance: float = 0.01) -> list[dict[str, Any]]:
         rows.append({"row": name, "train share": round(shares[0], 4),
                      "val share": round(shares[1], 4), "test share": round(shares[2], 4),
                      "verdict": _verdict(ok)})
+    return rows
+
+
+def check_augmented_factor(train_factor: int = 10,
+                           whole_factor: int = 7) -> list[dict[str, Any]]:
+    """Which count is the "Augmented" column a multiple of: the training split or the class?
+
+    The text describes the augmented set as the training set enlarged about tenfold
+    (``train_factor``). A column that is an exact multiple of the whole class (train,
+    validation and test together) instead means the validation and test images were counted
+    among the augmented ones too.
+    """
+    rows = []
+    for name, (orig, tr, _v, _t, aug) in [*TABLE_4_1.items(), ("Total", TABLE_4_1_TOTAL)]:
+        rows.append({"row": name, "class images": orig, "train": tr, "stated augmented": aug,
+                     "augmented / class": round(aug / orig, 4),
+                     "augmented / train": round(aug / tr, 4),
+                     f"= {whole_factor} x class": aug == whole_factor * orig,
+                     f"= {train_factor} x train": aug == train_factor * tr,
+                     "verdict": OK if aug == whole_factor * orig else BAD})
     return rows
 
 
@@ -471,5 +585,6 @@ def _size_row(label: str, total: int, claim: float, tolerance: float) -> dict[st
 def summary(rows: Iterable[dict[str, Any]]) -> str:
     """"k of n rows consistent" for a check's rows."""
     rows = list(rows)
-    good = sum(1 for r in rows if r["verdict"] in (OK, "possible for every N"))
+    good = sum(1 for r in rows
+               if r["verdict"] == OK or str(r["verdict"]).startswith(POSSIBLE_FOR_EACH))
     return f"{good} of {len(rows)} rows consistent"

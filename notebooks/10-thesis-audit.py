@@ -27,7 +27,10 @@
 # - whether each reported accuracy is a possible fraction *k/N* for the stated test-set size
 #   (185 images, Table 4.1) and for the balanced 1,600-image experiment (15% of 1,600 = 240);
 # - which class sizes the reported recalls imply, compared with the split in Table 4.1;
-# - whether the "Augmented" column of Table 4.1 is ten times the training column;
+# - which model accuracies could share one test set, and whether one did;
+# - whether the false negatives and false positives of Table 5.3 balance, as they must;
+# - whether the "Augmented" column of Table 4.1 is ten times the training column, as the text
+#   says, or a multiple of something else;
 # - whether the custom CNN of Table 4.3 has the "≈5M" parameters claimed in Table 6.2, counted
 #   both by arithmetic and by building the model.
 #
@@ -180,6 +183,21 @@ verdicts(audit.check_accuracy_denominators(accuracies, sizes),
          f"{audit.SOURCES['TABLE_5_1']}, {audit.SOURCES['TABLE_4_1']}, section 3.1")
 
 # %% [markdown]
+# ### Were the four models scored on one test set?
+#
+# If they were, one *N* would reproduce all four accuracies. The table below lists, for each
+# model, every *N* from 100 to 400 that fits its accuracy, and in its last row the sizes that
+# fit all four at once.
+
+# %%
+verdicts(audit.check_shared_test_size(accuracies, range(100, 401)), audit.SOURCES["TABLE_5_1"])
+
+# %% [markdown]
+# Three of the accuracies share one size, just above 15% of the balanced 1,600-image
+# experiment; EfficientNetB2's accuracy does not fit that size, and its row lists the sizes it
+# does fit. Read together, Table 5.1 compares models that were not all scored
+# on the same images, so its ranking is weaker evidence than it looks.
+#
 # The per-class accuracies of Table 5.2 are one-versus-rest accuracies over the whole test
 # set, so each must also be some *k/N* for the same *N*.
 
@@ -224,16 +242,46 @@ verdicts(audit.check_supports(audit.TABLE_5_2, per_class_balanced, range(5, 61),
          f"{audit.SOURCES['TABLE_5_2']}, section 3.1")
 
 # %% [markdown]
+# ## Do the misses and the false alarms balance?
+#
+# Every wrong prediction is a false negative of its true class and a false positive of the
+# class it was taken for, so across one confusion matrix the two totals are equal. Recall
+# (*TP/n*) and precision (*TP/(TP+FP)*) share *TP*, so each class's printed pair allows only a
+# few integer counts. The table lists them for class sizes up to 40 images (Table 4.1's test
+# classes hold 21 to 25), and the last row compares the possible totals.
+
+# %%
+verdicts(audit.check_error_balance(audit.TABLE_5_3), audit.SOURCES["TABLE_5_3"])
+verdicts(audit.check_error_balance(audit.TABLE_5_2), audit.SOURCES["TABLE_5_2"])
+
+# %% [markdown]
+# For EfficientNetB2 every class's counts are fixed by its recall and precision, and the totals
+# differ, so no confusion matrix of that size produces Table 5.3 as printed. Table 5.2's rows
+# leave enough freedom for the totals to meet.
+#
 # ## Table 4.1: sums, split ratios and augmented counts
 #
 # Rows must add up and the split should follow 70 / 15 / 15 to within one image per class.
-# The text describes the augmented set as the training set enlarged about tenfold; the last
-# table checks whether the "Augmented" column is exactly ten times "Train".
 
 # %%
 verdicts(audit.check_table_4_1_sums(), audit.SOURCES["TABLE_4_1"])
 verdicts(audit.check_split_ratios(), audit.SOURCES["TABLE_4_1"])
+
+# %% [markdown]
+# The text describes the augmented set as the training set enlarged about tenfold. The first
+# table below tests that reading (ten times "Train"); the second tests a multiple of the whole
+# class, training, validation and test images together.
+
+# %%
 verdicts(audit.check_augmented_counts(), audit.SOURCES["TABLE_4_1"])
+verdicts(audit.check_augmented_factor(), audit.SOURCES["TABLE_4_1"])
+
+# %% [markdown]
+# The column is an exact multiple of the whole class in every row, and only close to ten times
+# the training split. The natural reading is that every image of a class, validation and test
+# images included, went through augmentation. If the augmented copies of validation and test
+# images were trained on, or scored, the reported accuracies would be optimistic; the thesis
+# does not say which, so this is a question to put to its author, not a verdict on the results.
 
 # %% [markdown]
 # ## The custom CNN's size: Table 4.3 against Table 6.2
@@ -256,12 +304,15 @@ print(P.provenance("the built model's parameter count", input_size=224))
 # %% [markdown]
 # ## Summary
 #
-# - Table 4.1's rows and columns add up and the split follows 70 / 15 / 15, but the
-#   "Augmented" column is not exactly ten times the training column for every class.
+# - Table 4.1's rows and columns add up and the split follows 70 / 15 / 15. The "Augmented"
+#   column is an exact multiple of each whole class, not ten times its training split, which
+#   points to validation and test images having been augmented too.
 # - The macro averages of Table 5.2 match their rows; for Table 5.3 some do not, and its
 #   macro FPR differs from the FPR Table 5.1 gives for the same model.
-# - The accuracies of Table 5.1 are checked against the 185-image test set and against a
-#   240-image balanced test set; the search above shows which test sizes would reproduce them.
+# - None of Table 5.1's accuracies is a possible score on the 185-image test set or on a
+#   240-image balanced test set (the two sizes tried). The size search shows that three of them
+#   fit one test set and EfficientNetB2's does not, so the four were not scored on one set.
+# - Table 5.3's false negatives and false positives cannot balance at any class size up to 40.
 # - The custom CNN described in Table 4.3 is several times larger than the "≈5M" of Table 6.2.
 #
 # What these findings mean, and what they do not mean, is discussed in the

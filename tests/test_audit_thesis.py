@@ -69,13 +69,64 @@ def test_rate_identities_hold_row_by_row():
 def test_accuracies_against_test_sizes():
     acc = {name: row["accuracy"] for name, row in a.TABLE_5_1.items()}
     rows = {r["model"]: r for r in a.check_accuracy_denominators(acc, [185, 240])}
-    assert all(r["verdict"] == "impossible for every N" for r in rows.values())
+    # The verdict names the sizes that were tried, never "every N".
+    assert all(r["verdict"] == "impossible for each N searched (185 and 240)"
+               for r in rows.values())
     rows = {r["model"]: r for r in a.check_accuracy_denominators(acc, [241])}
     assert rows["Custom CNN"]["k/N for N=241"] == "226/241"
-    assert rows["EfficientNetB2"]["verdict"] == "impossible for every N"
+    assert rows["Custom CNN"]["verdict"] == "possible for each N searched (241)"
+    assert rows["EfficientNetB2"]["verdict"] == "impossible for each N searched (241)"
+    mixed = a.check_accuracy_denominators({"VGG16": acc["VGG16"]}, [185, 241])
+    assert mixed[0]["verdict"] == "possible for N = 241 only"
+    assert a.summary(a.check_accuracy_denominators(acc, [241])) == "3 of 4 rows consistent"
     # Table 5.2's per-class accuracies all fit one test size between 100 and 400: 241.
     values = [r["accuracy"] for r in a.TABLE_5_2.values()]
     assert a.fitting_test_sizes(values, range(100, 401)) == [241]
+
+
+def test_models_were_not_scored_on_one_test_set():
+    acc = {name: row["accuracy"] for name, row in a.TABLE_5_1.items()}
+    rows = {r["model"]: r for r in a.check_shared_test_size(acc, range(100, 401))}
+    # 95.21 % is 179/188, and no k/241 prints as 95.21 %.
+    assert rows["EfficientNetB2"]["smallest N"] == 146
+    assert "188" in rows["EfficientNetB2"]["test sizes N in 100-400 that fit"].split(", ")
+    assert "241" not in rows["EfficientNetB2"]["test sizes N in 100-400 that fit"].split(", ")
+    assert rows["all models at once"]["verdict"] == "no shared test set of 100-400 images"
+    # The three other models alone do share one: 241.
+    three = {k: v for k, v in acc.items() if k != "EfficientNetB2"}
+    shared = a.check_shared_test_size(three, range(100, 401))[-1]
+    assert shared["test sizes N in 100-400 that fit"] == "241"
+    assert shared["verdict"] == a.OK
+
+
+def test_error_counts_follow_recall_and_precision():
+    # recall 18/23 with precision 1: five misses, no false alarm, and nothing else fits
+    # below 40 images.
+    assert a.error_counts(0.7826, 1.0, 40) == {(23, 5, 0)}
+    # recall 1 with precision 22/23: no miss, one false alarm (44/46 needs 44 images).
+    assert a.error_counts(1.0, 0.9565, 40) == {(22, 0, 1)}
+    assert (44, 0, 2) in a.error_counts(1.0, 0.9565, 50)
+
+
+def test_table_5_3_misses_and_false_alarms_do_not_balance():
+    rows = {r["class"]: r for r in a.check_error_balance(a.TABLE_5_3)}
+    assert rows["Total"]["false negatives"] == "9"
+    assert rows["Total"]["false positives"] == "8"
+    assert rows["Total"]["verdict"] == a.BAD
+    assert rows["Nose Pin"]["false positives"] == "3"
+    # Table 5.2 leaves room for the totals to meet.
+    assert a.check_error_balance(a.TABLE_5_2)[-1]["verdict"] == a.OK
+    # A table whose counts do balance passes: two classes that swap one image each.
+    swapped = {"A": dict(recall=0.9, precision=0.9), "B": dict(recall=0.9, precision=0.9)}
+    assert a.check_error_balance(swapped, max_class_size=10)[-1]["verdict"] == a.OK
+
+
+def test_augmented_column_is_seven_times_each_whole_class():
+    rows = {r["row"]: r for r in a.check_augmented_factor()}
+    assert all(r["verdict"] == a.OK for r in rows.values())
+    assert rows["Total"]["augmented / class"] == 7.0
+    assert rows["Necklace"]["= 10 x train"] is False
+    assert a.summary(a.check_augmented_factor(whole_factor=10)) == "0 of 9 rows consistent"
 
 
 def test_supports():
