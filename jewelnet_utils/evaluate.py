@@ -318,6 +318,37 @@ def summary_row(y_true: Sequence[int], y_pred: Sequence[int],
     return row
 
 
+# A model that gives one class to this share of the test images has stopped discriminating.
+ONE_CLASS_SHARE = 0.9
+# Significance level of the one-sided binomial test of accuracy against chance (1 / classes).
+CHANCE_ALPHA = 0.01
+
+
+def model_warnings(y_true: Sequence[int], y_pred: Sequence[int],
+                   classes: Sequence[str]) -> list[str]:
+    """Reasons why a model's numbers must not be read as findings: it predicts (nearly) one
+    class, or its accuracy is not distinguishable from guessing. Empty for a healthy model."""
+    from scipy.stats import binomtest
+
+    y_true = np.asarray(y_true, dtype=int)
+    y_pred = np.asarray(y_pred, dtype=int)
+    if len(y_true) == 0:
+        return []
+    warnings = []
+    counts = np.bincount(y_pred, minlength=len(classes))
+    top = int(counts.argmax())
+    if counts[top] / len(y_pred) >= ONE_CLASS_SHARE:
+        warnings.append(f"predicts {classes[top]!r} for {counts[top] / len(y_pred):.0%} "
+                        "of the images")
+    correct = int(np.sum(y_true == y_pred))
+    chance = 1.0 / len(classes)
+    p_value = binomtest(correct, len(y_true), chance, alternative="greater").pvalue
+    if p_value >= CHANCE_ALPHA:
+        warnings.append(f"accuracy {correct / len(y_true):.1%} is not above chance "
+                        f"({chance:.1%}) at the {CHANCE_ALPHA:g} level (p = {p_value:.2g})")
+    return warnings
+
+
 # --------------------------------------------------------------------------------------------
 # Uncertainty: bootstrap, McNemar, seeds
 # --------------------------------------------------------------------------------------------
@@ -1085,8 +1116,13 @@ def evaluate_runs(run_dirs: Sequence[str | Path | Run], out_dir: str | Path, see
                                "n": len(y_true), **summary_row(y_true, y_pred, r.classes),
                                "Accuracy CI low": acc.low, "Accuracy CI high": acc.high,
                                "F1 CI low": f1.low, "F1 CI high": f1.high, "ECE": np.nan}
+        warnings = model_warnings(y_true, y_pred, r.classes)
+        row["Warning"] = "; ".join(warnings)
         probs = r.probs(split)
-        if probs is not None:
+        if warnings:
+            # A constant or chance-level model can look "well calibrated"; its ECE is no finding.
+            notes.append(f"{r.name}: {row['Warning']}; calibration and Grad-CAM not reported")
+        elif probs is not None:
             calibration[r.name] = calibration_report(probs, y_true, n_bins)
             row["ECE"] = calibration[r.name]["ece"]
         else:
@@ -1122,9 +1158,11 @@ def evaluate_runs(run_dirs: Sequence[str | Path | Run], out_dir: str | Path, see
         else:
             notes.append(f"{r.name}: {r.model_file} missing; efficiency and Grad-CAM skipped")
         eff_rows.append(efficiency_row(r, model, timing=timing, repeats=timing_repeats))
+        warning = summary.loc[summary["run"] == r.name, "Warning"].iloc[0]
         if figures and model is not None:
             try:
-                fig, note = _gradcam_figure(r, model, split)
+                fig, note = ((None, f"{r.name}: no Grad-CAM figure: {warning}") if warning
+                             else _gradcam_figure(r, model, split))
             except JewelNetError as err:
                 fig, note = None, f"{r.name}: Grad-CAM skipped: {err}"
             if fig is None:

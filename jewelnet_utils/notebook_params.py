@@ -304,6 +304,20 @@ def show_table(table: Any) -> None:
         display(table)
 
 
+def show_warnings(warnings: dict[str, str], consequence: str) -> None:
+    """Show each non-empty warning as a visible note on the page, naming its subject.
+
+    ``consequence`` tells the reader what follows for the numbers, for example that a model's
+    calibration is not reported.
+    """
+    from IPython.display import Markdown, display
+
+    for subject, text in warnings.items():
+        if text:
+            display(Markdown(f"> **Warning: {subject}.** {text[0].upper()}{text[1:]}. "
+                             f"{consequence}"))
+
+
 def show_image(path: str | os.PathLike[str], width: int | None = None) -> None:
     """Display a PNG file written by another module (for example an evaluation figure)."""
     from IPython.display import Image, display

@@ -144,13 +144,16 @@ for name in models_to_tune:
 # ## Trials
 #
 # One row per trial with its validation accuracy and hyperparameters, and one panel per
-# hyperparameter with the best trial starred. With the `smoke` profile's two trials of one
-# epoch this shows only that the search runs.
+# hyperparameter with the best trial starred. The line under each table gives this build's
+# budget; with a handful of one-epoch trials (the `smoke` profile) the table shows only that the
+# search runs, not which settings are better.
 
 # %%
 for name in models_to_tune:
     trials = tuning.trials_table(P.tuning_dir() / name)
     display(trials)
+    print(f"{len(trials)} trials in this build ({P.profile} profile), "
+          f"at most {P.prof.tuner['max_epochs']} epochs each")
     print(P.provenance(f"the {model_title(name)} trials"))
     show_figure(tuning.plot_hparams(trials, title=f"{model_title(name)}: validation accuracy "
                                                   "against each hyperparameter"))

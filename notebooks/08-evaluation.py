@@ -94,6 +94,7 @@ from jewelnet_utils.notebook_params import (
     model_title,
     show_image,
     show_table,
+    show_warnings,
 )
 
 # %% [markdown]
@@ -158,6 +159,9 @@ table.insert(6, "F1 95% CI", [f"{lo:.3f}–{hi:.3f}" for lo, hi in
 table["Thesis accuracy"] = summary["Thesis Accuracy"]
 table["Thesis F1"] = summary["Thesis F1"]
 display(table)
+show_warnings(summary["Warning"].to_dict(),
+              "Its numbers describe a model that has not learned the task: they are not findings, "
+              "and its calibration and Grad-CAM are not reported below.")
 print(P.provenance("the overall comparison", bootstrap=N_BOOTSTRAP))
 
 # %% [markdown]
@@ -288,9 +292,12 @@ else:
 # A model is well calibrated when, among images it labels with 80% confidence, about 80% are
 # right. The reliability diagram plots accuracy against confidence per bin; the expected
 # calibration error (ECE) is the average gap, weighted by how many images fall in each bin.
+# A model that always gives the same answer can have a small ECE without being useful, so
+# models flagged in the overall comparison are left out here.
 
 # %%
-display(summary[["ECE"]].round(4))
+display(summary[["ECE"]].round(4).astype(object).where(summary["Warning"] == "",
+                                                       "not reported (see the warning above)"))
 if "reliability.png" in figures:
     show_image(figures["reliability.png"])
 print(P.provenance("the calibration results"))

@@ -82,7 +82,12 @@ elif "BINDER_SERVICE_HOST" in os.environ:  # Binder has the repository checked o
 from IPython.display import display
 
 from jewelnet_utils import data, evaluate, plots, recommend
-from jewelnet_utils.notebook_params import check_params, model_title, show_figure
+from jewelnet_utils.notebook_params import (
+    check_params,
+    model_title,
+    show_figure,
+    show_warnings,
+)
 
 # %% [markdown]
 # ## Parameters
@@ -121,6 +126,10 @@ index = recommend.EmbeddingIndex.from_catalog(model, P.split_path(), split="trai
                                               data_dir=P.dataset(), input_size=size)
 print(f"{len(index)} catalogue images embedded in {index.dim} dimensions "
       f"by {model_title(EMBED_MODEL)} ({index.backend} search)")
+show_warnings({f"the {model_title(EMBED_MODEL)} embedding":
+               recommend.embedding_collapse(index.embeddings, index.labels) or ""},
+              "The galleries and retrieval scores below then describe noise, and the thesis's "
+              "similarity claims are not tested.")
 print(P.provenance("the catalogue index", embedding=model_title(EMBED_MODEL)))
 
 # %% [markdown]
