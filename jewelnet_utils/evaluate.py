@@ -1100,14 +1100,15 @@ def evaluate_runs(run_dirs: Sequence[str | Path | Run], out_dir: str | Path, see
     notes: list[str] = []
 
     # Tables 5.1-5.3, confusion matrices, calibration.
-    summary_rows, per_class, calibration = [], {}, {}
+    summary_rows, per_class, calibration, confusions = [], {}, {}, {}
     for r in runs:
         y_true, y_pred = r.labels(split)
         k = len(r.classes)
         table = per_class_metrics(y_true, y_pred, r.classes)
         per_class[r.name] = table
         _write_csv(out / f"per_class_{r.name}.csv", _with_provenance(table, r), files)
-        cm = pd.DataFrame(confusion(y_true, y_pred, k), columns=r.classes)
+        confusions[r.name] = confusion(y_true, y_pred, k)
+        cm = pd.DataFrame(confusions[r.name], columns=r.classes)
         cm.insert(0, "true", r.classes)
         _write_csv(out / f"confusion_{r.name}.csv", _with_provenance(cm, r), files)
         acc = bootstrap_ci(y_true, y_pred, "accuracy", n_bootstrap, seed, level, k)
@@ -1213,9 +1214,9 @@ def evaluate_runs(run_dirs: Sequence[str | Path | Run], out_dir: str | Path, see
         "notes": notes,
     }
     files.append(atomic_write_json(out / "provenance.json", _jsonable(provenance)))
-    return {"summary": summary, "per_class": per_class, "mcnemar": mcnemar, "seeds": seeds,
-            "efficiency": efficiency, "calibration": calibration, "files": files,
-            "notes": notes}
+    return {"summary": summary, "per_class": per_class, "confusions": confusions,
+            "mcnemar": mcnemar, "seeds": seeds, "efficiency": efficiency,
+            "calibration": calibration, "files": files, "notes": notes}
 
 
 def run_evaluate(args: Any) -> int:

@@ -304,6 +304,23 @@ def show_table(table: Any) -> None:
         display(table)
 
 
+def glue(name: str, value: Any, display: bool = True) -> None:
+    """Store ``value`` under ``name`` for the book's chapters (myst-nb's glue) and show it.
+
+    myst-nb is part of the book build, not of the package, so on a hosted runtime without it
+    the value is only shown.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        if display:
+            from IPython.display import display as show
+
+            show(value)
+        return
+    myst_glue(name, value, display=display)
+
+
 def show_warnings(warnings: dict[str, str], consequence: str) -> None:
     """Show each non-empty warning as a visible note on the page, naming its subject.
 

@@ -27,8 +27,7 @@
 #   thesis's own counts;
 # - what the images look like (a contact sheet per class) and how large they are;
 # - how the train / validation / test split is made so that near-duplicates never leak
-#   between subsets;
-# - when the data is synthetic, how the JewelSynth generator was calibrated.
+#   between subsets.
 #
 # ## Prerequisites
 #
@@ -80,8 +79,8 @@ elif "BINDER_SERVICE_HOST" in os.environ:  # Binder has the repository checked o
 import pandas as pd
 from IPython.display import display
 
-from jewelnet_utils import audit_thesis, data, plots, synth
-from jewelnet_utils.notebook_params import check_params, show_figure, show_table
+from jewelnet_utils import audit_thesis, data, plots
+from jewelnet_utils.notebook_params import check_params, show_figure
 
 # %% [markdown]
 # ## Parameters
@@ -222,46 +221,10 @@ show_figure(plots.contact_sheet(by_class, per_class=per_class,
 print(P.provenance("the contact sheet"))
 
 # %% [markdown]
-# ## How JewelSynth was calibrated
+# JewelSynth's difficulty settings were calibrated so that the custom CNN behaves on it the way
+# the thesis describes its own photos; the appendix
+# [How this book was measured](12-appendix-measurement.ipynb) shows the record.
 #
-# When the images are synthetic, the generator's difficulty settings (how many look-alikes,
-# how much cropping, blur, noise and lighting change) are not guessed: they were tuned until
-# the custom CNN, trained in the `cpu` profile, behaves the way the thesis describes its own
-# data. The contract is: on `thesis` difficulty a test accuracy between 85 % and 97 % with
-# bangle/bracelet and chain/necklace as the two largest confusions; `easy` at least 98 %;
-# `hard` below `thesis`. The record ships with the package (`synth_calibration.json`) and is
-# rewritten by `jewelnet calibrate --difficulty easy thesis hard --record
-# jewelnet_utils/synth_calibration.json`. It describes the generator, not a model trained in
-# this book: your own run in notebook 03 is a fresh measurement of the same thing.
-
-# %%
-calibration = synth.load_calibration()
-if not P.synthetic:
-    print("Real photos in use: no synthetic calibration applies.")
-elif not calibration.get("runs"):
-    print("This version of the package ships no calibration record.")
-else:
-    verdicts = pd.DataFrame(synth.calibration_verdicts(calibration))
-    print(f"Calibration runs of JewelSynth {synth.VERSION} "
-          "(Custom CNN, cpu profile, JewelSynth thesis counts, no pretrained weights):")
-    show_table(verdicts)
-    print("Source: jewelnet_utils/synth_calibration.json, shipped with the package "
-          "(written by `jewelnet calibrate --record`).")
-
-# %% [markdown]
-# The search that led to these settings is recorded too: each row is one training run on a
-# candidate setting of an earlier generator version, most of them on a borrowed GPU. They show
-# how strongly test accuracy varies between seeds (several points on a 185-image test set),
-# which is why the record above lists more than one seed.
-
-# %%
-exploration = pd.DataFrame(calibration.get("exploration", []))
-if P.synthetic and not exploration.empty:
-    show_table(exploration)
-    print("Source: the 'exploration' list of jewelnet_utils/synth_calibration.json; settings "
-          "and training are described in each row, weights none, JewelSynth thesis counts.")
-
-# %% [markdown]
 # ## Summary
 #
 # - The audit tells us whether every file is usable and how many near-duplicates exist; the

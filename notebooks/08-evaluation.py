@@ -29,8 +29,7 @@
 # - where the models confuse classes, which test images they get wrong, and what Grad-CAM
 #   says they looked at;
 # - how training went, how large and fast each model is (Table 6.2 shape, measured), and how
-#   well its probabilities are calibrated;
-# - whether the book's speed and memory claims hold on this machine (`jewelnet bench`).
+#   well its probabilities are calibrated.
 #
 # Every table and figure is computed by `evaluate.evaluate_runs`, which also writes them to
 # the reports folder as CSV, JSON and PNG files.
@@ -42,8 +41,8 @@
 # - **Earlier notebooks:** [03](03-custom-cnn.ipynb), [04](04-vgg16.ipynb),
 #   [05](05-resnet50.ipynb) and [06](06-efficientnetb2.ipynb) must have run with the same
 #   parameters
-# - **Time to run:** smoke: three to four minutes · cpu: five to eight minutes · paper: a few
-#   minutes on a GPU (each includes about two minutes of `jewelnet bench --quick`)
+# - **Time to run:** smoke: about a minute · cpu: three to six minutes · paper: a few
+#   minutes on a GPU
 
 # %% [markdown]
 # ## Running on Colab or Kaggle
@@ -85,15 +84,14 @@ elif "BINDER_SERVICE_HOST" in os.environ:  # Binder has the repository checked o
 # ## Imports
 
 # %%
-from IPython.display import display
+from IPython.display import Image, display
 
-from jewelnet_utils import bench, config, evaluate
+from jewelnet_utils import comparison, config, evaluate
 from jewelnet_utils.notebook_params import (
-    check_choice,
     check_params,
+    glue,
     model_title,
     show_image,
-    show_table,
     show_warnings,
 )
 
@@ -111,19 +109,19 @@ SEED = 42
 ARTIFACTS = "artifacts"  # runs, splits and tuning results go here
 N_BOOTSTRAP = 1000  # bootstrap resamples for the confidence intervals
 MEASURE_LATENCY = None  # None: measure inference latency except under the smoke profile
-BENCH = "quick"  # "quick": run `jewelnet bench --quick` here (~2 min), "full" (~15 min), "none"
 
 # %%
 P = check_params(PROFILE=PROFILE, DATA_DIR=DATA_DIR, WEIGHTS=WEIGHTS, SEED=SEED,
                  ARTIFACTS=ARTIFACTS)
-BENCH = check_choice("BENCH", BENCH, ("quick", "full", "none"))
 print(P.provenance())
+glue("provenance", P.provenance().removeprefix("Provenance: "), display=False)
 
 # %% [markdown]
 # ## The runs
 #
 # One run folder per model, named `<model>-<profile>-s<seed>`. A missing folder means the
-# corresponding notebook has not been run with these parameters.
+# corresponding notebook has not been run with these parameters. `evaluate_runs` computes every
+# table and figure below and also saves them, with provenance columns, in the reports folder.
 
 # %%
 run_dirs = [P.run_dir(m) for m in config.MODELS]
@@ -134,91 +132,127 @@ latency = P.profile != "smoke" if MEASURE_LATENCY is None else bool(MEASURE_LATE
 result = evaluate.evaluate_runs(run_dirs, P.reports, seed=P.seed, n_bootstrap=N_BOOTSTRAP,
                                 timing=latency)
 figures = {path.name: path for path in result["files"] if path.suffix == ".png"}
-names = {d.name: model_title(m) for d, m in zip(run_dirs, config.MODELS, strict=True)}
-print(f"Wrote {len(result['files'])} files to {P.rel(P.reports)}")
-for note in result["notes"]:
-    print("note:", note)
+summary = result["summary"]
+run_of = dict(zip(summary["model"], summary["run"], strict=True))
+warnings = dict(zip(summary["model"], summary["Warning"], strict=True))
+glue("n_test", int(summary["n"].iloc[0]), display=False)
+print(f"Tables and figures saved under {P.rel(P.reports)}")
 
 # %% [markdown]
-# ## Overall comparison (Table 5.1 shape)
+# ## Overall comparison (Table 5.1)
 #
-# Accuracy and the macro averages of precision, recall, F1, false-positive and false-negative
-# rate, each model's 95% bootstrap interval for accuracy and macro F1, and the thesis's
-# reported accuracy and F1 for the same architecture. The thesis's numbers were measured on
-# its own photographs; [what can be compared](../book/comparability.md) explains why they are
-# shown for reference only.
+# Accuracy and macro-averaged F1 of each model on the test images, each with its 95% bootstrap
+# interval, beside the values the thesis reports for the same architecture. The thesis's
+# numbers were measured on its own photographs; [what can be compared](../book/comparability.md)
+# explains why they are a reference, not a target.
 
 # %%
-summary = result["summary"].set_index("run").rename(index=names)
-table = summary[["n", "Accuracy", "Precision", "Recall", "F1", "FPR", "FNR"]].round(4)
-table.insert(2, "Accuracy 95% CI", [f"{lo:.3f}–{hi:.3f}" for lo, hi in
-                                     zip(summary["Accuracy CI low"], summary["Accuracy CI high"],
-                                         strict=True)])
-table.insert(6, "F1 95% CI", [f"{lo:.3f}–{hi:.3f}" for lo, hi in
-                               zip(summary["F1 CI low"], summary["F1 CI high"], strict=True)])
-table["Thesis accuracy"] = summary["Thesis Accuracy"]
-table["Thesis F1"] = summary["Thesis F1"]
-display(table)
-show_warnings(summary["Warning"].to_dict(),
+overall = comparison.overall_table(summary)
+glue("overall_table", overall)
+show_warnings({model_title(m): w for m, w in warnings.items()},
               "Its numbers describe a model that has not learned the task: they are not findings, "
               "and its calibration and Grad-CAM are not reported below.")
-print(P.provenance("the overall comparison", bootstrap=N_BOOTSTRAP))
+for _, row in summary.iterrows():
+    glue(f"acc_{row['model']}", f"{100 * row['Accuracy']:.1f}%", display=False)
+    glue(f"acc_ci_{row['model']}", f"{100 * row['Accuracy CI low']:.1f}–"
+                                   f"{100 * row['Accuracy CI high']:.1f}%", display=False)
 
 # %% [markdown]
-# ### Are the differences real? Exact McNemar tests
+# ### Does the thesis's ranking hold here?
 #
-# For each pair of models, *b* counts test images only the first model gets right and *c*
-# images only the second gets right. Under the hypothesis that both models are equally
-# accurate, *b* and *c* are equally likely; the p-value is the exact two-sided binomial
-# probability of a split at least as uneven. A large p-value means the test set cannot tell
-# the two models apart.
+# The thesis orders the models EfficientNetB2, VGG16, custom CNN, ResNet50. Each step of that
+# order is a claim that one model is more accurate than the next. The exact McNemar test
+# compares two models on the same images: *b* counts images only the first gets right, *c*
+# images only the second gets right, and the p-value says how likely so uneven a split would be
+# if both were equally accurate. A claim **holds** when our accuracies agree and p < 0.05.
 
 # %%
-mcnemar = result["mcnemar"].copy()
-mcnemar["model_a"] = mcnemar["model_a"].map(model_title)
-mcnemar["model_b"] = mcnemar["model_b"].map(model_title)
-display(mcnemar[["model_a", "model_b", "n", "b_only_a_right", "c_only_b_right", "p_value",
-                 "accuracy_a", "accuracy_b", "note"]].round(4))
-print(P.provenance("the McNemar tests"))
+ranking = comparison.ranking_claims(summary, result["mcnemar"])
+glue("ranking_claims", ranking)
 
 # %% [markdown]
-# ## Per class (Tables 5.2 and 5.3 shape)
-#
-# One-versus-rest metrics per class, then the macro average (classes weighted equally, as in
-# the thesis) and the support-weighted average. *Support* is the number of test images of the
-# class: with a few dozen images, one image moves recall by several points.
+# Every pair of models, for reference:
 
 # %%
-for run_name, table in result["per_class"].items():
-    print(names.get(run_name, run_name))
-    display(table.set_index("class").round(4))
-    print(P.provenance(f"the per-class table of {names.get(run_name, run_name)}"))
+pairs = result["mcnemar"].assign(
+    model_a=lambda df: df["model_a"].map(model_title),
+    model_b=lambda df: df["model_b"].map(model_title))
+pairs = pairs.rename(columns={"model_a": "Model A", "model_b": "Model B",
+                              "b_only_a_right": "Only A right", "c_only_b_right": "Only B right",
+                              "p_value": "p"})
+glue("mcnemar_table", pairs[["Model A", "Model B", "Only A right", "Only B right", "p"]]
+     .round(4).set_index(["Model A", "Model B"]))
 
 # %% [markdown]
-# ## Confusion matrices
+# ### Where the models confuse classes (thesis section 5.6)
 #
-# Rows are true classes, columns predicted classes, cells are counts of test images. The
-# thesis expects bangle/bracelet and chain/necklace to be the main confusions.
+# The thesis names bangle/bracelet and chain/necklace as every model's main confusions. The
+# table lists each model's two class pairs with the most errors between them (both directions
+# counted).
 
 # %%
-for run_name in result["per_class"]:
-    show_image(figures[f"confusion_{run_name}.png"])
-    print(P.provenance(f"the confusion matrix of {names.get(run_name, run_name)}"))
+confusion_claims = comparison.confusion_claim(
+    {m: result["confusions"][run_of[m]] for m in run_of}, config.CLASSES, warnings)
+glue("confusion_claims", confusion_claims)
+
 
 # %% [markdown]
-# ### Misclassified test images
+# ## Model by model (Tables 5.2 and 5.3)
 #
-# The most confident mistakes of each model, with the true class, the predicted class and the
-# predicted probability.
+# For each model: one-versus-rest metrics per class with the number of test images behind each
+# row (*support*: with a few dozen images, one image moves recall by several points), the
+# thesis's per-class table beside ours where the thesis prints one, the confusion matrix (rows
+# are true classes), its most confident mistakes, and Grad-CAM maps of its bangle/bracelet and
+# chain/necklace errors (red regions raised the predicted class's score most; attention on the
+# background rather than the piece is a warning sign).
 
 # %%
-for run_name in result["per_class"]:
-    png = figures.get(f"misclassified_{run_name}.png")
-    if png is None:
-        print(f"{names.get(run_name, run_name)}: no misclassified test images")
-    else:
-        show_image(png)
-    print(P.provenance(f"the misclassified images of {names.get(run_name, run_name)}"))
+FIGURE_WIDTH = 720  # pixels: the book's text column, so figure text keeps its size
+
+
+def show_model(model: str) -> None:
+    """Every per-model table and figure of one model, gluing those the results chapter uses."""
+    run = run_of[model]
+    per_class = result["per_class"][run].assign(
+        **{"class": lambda df: df["class"].map(lambda c: config.DISPLAY_NAMES.get(c, c))})
+    display(per_class.set_index("class").round(3))
+    theirs = comparison.per_class_comparison(model, result["per_class"][run])
+    if theirs is not None:
+        glue(f"per_class_{model}", theirs)
+    for kind in ("confusion", "misclassified", "gradcam"):
+        png = figures.get(f"{kind}_{run}.png")
+        if png is None:
+            print(f"No {kind} figure: this model made no such errors on the test images.")
+            continue
+        image = Image(data=png.read_bytes(), width=FIGURE_WIDTH)
+        if kind == "confusion":
+            glue(f"confusion_{model}", image)
+        else:
+            display(image)
+
+# %% [markdown]
+# ### Custom CNN
+
+# %%
+show_model("custom_cnn")
+
+# %% [markdown]
+# ### VGG16
+
+# %%
+show_model("vgg16")
+
+# %% [markdown]
+# ### ResNet50
+
+# %%
+show_model("resnet50")
+
+# %% [markdown]
+# ### EfficientNetB2
+
+# %%
+show_model("efficientnetb2")
 
 # %% [markdown]
 # ## Training dynamics
@@ -227,66 +261,28 @@ for run_name in result["per_class"]:
 # line marks the start of fine-tuning.
 
 # %%
-show_image(figures["training_curves.png"])
-print(P.provenance("the training curves"))
+show_image(figures["training_curves.png"], width=FIGURE_WIDTH)
 
 # %% [markdown]
-# ## Efficiency (Table 6.2 shape, measured)
+# ## Efficiency (Table 6.2, measured)
 #
-# Parameters, multiply-accumulate operations per image, model file size, measured training
-# time and inference latency on the machine that ran this notebook, with the thesis's
-# approximate claims alongside. Timings are comparable only within one build. The `smoke`
-# build skips the latency measurement (it would dominate its running time); set
-# `MEASURE_LATENCY = True` to force it.
+# The thesis's Table 6.2 gives rounded claims. Here each is beside what we measure on the model
+# as trained in this build: its parameters, multiply-adds per image (the convention behind the
+# thesis's FLOPs), file size, training time and one-image inference time on the machine that
+# built this page. Sizes differ from the thesis's where this profile uses smaller inputs.
+# Times are comparable only within one build; the `smoke` build skips the latency measurement
+# (set `MEASURE_LATENCY = True` to force it).
 
 # %%
-efficiency = result["efficiency"].copy()
-if "model" in efficiency:
-    efficiency["model"] = efficiency["model"].map(model_title)
-display(efficiency)
-print(P.provenance("the efficiency table"))
+size_table, time_table = comparison.efficiency_tables(result["efficiency"])
+glue("efficiency_size", size_table)
+glue("efficiency_time", time_table)
 
 # %% [markdown]
-# ### Speed and memory claims, measured: `jewelnet bench`
+# How fast the machinery itself is (the input pipeline, the feature cache, the catalogue
+# search, the generator) is measured by `jewelnet bench`; the appendix
+# [How this book was measured](12-appendix-measurement.ipynb) shows its results.
 #
-# The table above measures the trained models. The claims the book makes about the machinery
-# itself (a faster input pipeline than the thesis's `ImageDataGenerator`, a pipeline that
-# keeps the model busy, the stage-1 feature cache, one-image latency, catalog search, the
-# synthetic generator, memory) are checked by `jewelnet bench`. Every figure is a ratio or a
-# quantity measured side by side in one run, each with its goal. The next cell runs the bench
-# on the machine building this book (`BENCH = "quick"`, about two minutes; `"full"` runs the
-# full sizes, `"none"` skips it). Background load slows everything, and the header says how
-# loaded the machine was. The shared hosts this book is built on also change speed for
-# seconds at a time, so the feature-cache figure, whose two legs run one after the other and
-# last 15 seconds and 4 minutes, compares CPU seconds (unchanged by such a slowdown) and prints
-# the wall-clock ratio beside them.
-
-# %%
-if BENCH == "none":
-    print("BENCH = 'none': no bench run in this build")
-else:
-    live = bench.run(quick=BENCH == "quick", json_out=P.reports / "bench.json")
-    show_table(bench.results_table(live))
-    print(f"Source: {P.rel(P.reports / 'bench.json')}, measured by the cell above: "
-          + bench.describe_run(live))
-
-# %% [markdown]
-# The committed reference run below is the full bench (full sizes, all four models for
-# memory) recorded on an otherwise idle two-core machine like the one this project is built on.
-# It is read from the JSON file `jewelnet bench --json` wrote, never retyped; run
-# `jewelnet bench --json results/bench-<date>.json` to add your own machine.
-
-# %%
-record = bench.newest_record(P.root / "results")
-if record is None:
-    print("no full bench record in results/")
-else:
-    reference = bench.load_results(record)
-    show_table(bench.results_table(reference))
-    print(f"Source: {P.rel(record)}, the committed reference run: "
-          + bench.describe_run(reference))
-
-# %% [markdown]
 # ## Calibration
 #
 # A model is well calibrated when, among images it labels with 80% confidence, about 80% are
@@ -296,25 +292,11 @@ else:
 # models flagged in the overall comparison are left out here.
 
 # %%
-display(summary[["ECE"]].round(4).astype(object).where(summary["Warning"] == "",
-                                                       "not reported (see the warning above)"))
+ece = summary.set_index("model")["ECE"].rename(index=model_title).round(3)
+display(ece.astype(object).where(ece.notna(), "not reported (see the warning above)")
+        .to_frame("ECE"))
 if "reliability.png" in figures:
-    show_image(figures["reliability.png"])
-print(P.provenance("the calibration results"))
-
-# %% [markdown]
-# ## Grad-CAM: where the models look
-#
-# For test images of the two confusable pairs that a model got wrong, Grad-CAM highlights the
-# image regions that most increased the score of the predicted class. Attention on the
-# background rather than the piece is a warning sign.
-
-# %%
-for run_name in result["per_class"]:
-    png = figures.get(f"gradcam_{run_name}.png")
-    if png is not None:
-        show_image(png)
-    print(P.provenance(f"the Grad-CAM figure of {names.get(run_name, run_name)}"))
+    show_image(figures["reliability.png"], width=FIGURE_WIDTH)
 
 # %% [markdown]
 # ## Summary
@@ -324,8 +306,7 @@ for run_name in result["per_class"]:
 # - Per-class tables and confusion matrices show where each model fails; compare the
 #   bangle/bracelet and chain/necklace cells with the thesis's section 5.6.
 # - Efficiency, calibration and Grad-CAM go beyond the thesis; all of them are measured here.
-# - `jewelnet bench` checks the speed and memory claims on this machine, beside a committed
-#   reference run on an idle machine; each figure says whether it meets its goal.
+# - A model at chance or predicting one class is flagged, and no finding is drawn from it.
 # - Every table above also exists as a CSV in the reports folder, with `profile`, `dataset`
 #   and `weights` columns.
 #

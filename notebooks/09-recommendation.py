@@ -84,6 +84,7 @@ from IPython.display import display
 from jewelnet_utils import data, evaluate, plots, recommend
 from jewelnet_utils.notebook_params import (
     check_params,
+    glue,
     model_title,
     show_figure,
     show_warnings,
@@ -124,6 +125,7 @@ model, run_config = evaluate.load_run_model(run_dir)
 size = recommend.model_input_size(model, run_config)
 index = recommend.EmbeddingIndex.from_catalog(model, P.split_path(), split="train",
                                               data_dir=P.dataset(), input_size=size)
+glue("embed_model", model_title(EMBED_MODEL), display=False)
 print(f"{len(index)} catalogue images embedded in {index.dim} dimensions "
       f"by {model_title(EMBED_MODEL)} ({index.backend} search)")
 show_warnings({f"the {model_title(EMBED_MODEL)} embedding":
@@ -164,6 +166,8 @@ print(P.provenance("the recommendation gallery", embedding=model_title(EMBED_MOD
 # %%
 stats = recommend.similarity_stats(index.embeddings, index.labels)
 display(stats.round(4))
+glue("similarity_claims", stats[["pairs", "min", "median", "max", "thesis claim", "claim holds"]]
+     .round(3), display=False)
 intra, inter = recommend.pairwise_similarities(index.embeddings, index.labels)
 show_figure(plots.similarity_histogram(intra, inter, caption=P.provenance()))
 print(P.provenance("the similarity distributions", embedding=model_title(EMBED_MODEL)))
@@ -186,8 +190,11 @@ print(P.provenance("the class-centroid similarities", embedding=model_title(EMBE
 # precision also rewards ranking relevant items first. The thesis reports no such measure.
 
 # %%
-display(recommend.retrieval_quality(index.embeddings, index.labels, index.classes,
-                                    k=TOP_K).round(4))
+quality = recommend.retrieval_quality(index.embeddings, index.labels, index.classes, k=TOP_K)
+display(quality.round(4))
+overall = quality.set_index("class").loc["Overall"]
+glue("precision_at_k", f"{overall[f'precision@{TOP_K}']:.2f} (K = {TOP_K})", display=False)
+glue("map_at_k", f"{overall[f'mAP@{TOP_K}']:.2f}", display=False)
 print(P.provenance("the retrieval quality", embedding=model_title(EMBED_MODEL), k=TOP_K))
 
 # %% [markdown]

@@ -58,9 +58,9 @@ def _toc_files() -> list[str]:
     return files
 
 
-def test_there_are_eleven_numbered_notebooks():
-    assert len(NOTEBOOKS) == 11, IDS
-    assert [p.name[:2] for p in NOTEBOOKS] == [f"{i:02d}" for i in range(1, 12)]
+def test_there_are_twelve_numbered_notebooks():
+    assert len(NOTEBOOKS) == 12, IDS
+    assert [p.name[:2] for p in NOTEBOOKS] == [f"{i:02d}" for i in range(1, 13)]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -138,10 +138,24 @@ def test_colab_cell_clones_the_configured_repository(path):
     assert nb.cells.index(setup[0]) < imports
 
 
+# Pages that state their provenance once, under the parameters, instead of under each output
+# (the evaluation page shows too many outputs for one line each to stay readable); their
+# figures carry the provenance in a footer drawn by plots.py.
+ONE_PROVENANCE_LINE = {"08-evaluation"}
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_every_table_and_figure_names_its_source(path):
-    """A code cell that shows a table or a figure also prints where it came from."""
+    """A code cell that shows a table or a figure also prints where it came from, unless the
+    page states its provenance once, right after its parameters."""
     nb = jupytext.read(path)
+    first = next(c for c in nb.cells if c.cell_type == "code"
+                 and c.source.startswith("P = check_params("))
+    assert "print(P.provenance())" in first.source, path.name
+    if path.stem in ONE_PROVENANCE_LINE:
+        later = nb.cells[nb.cells.index(first) + 1:]
+        assert not any("provenance(" in c.source for c in later if c.cell_type == "code")
+        return
     for cell in nb.cells:
         if cell.cell_type != "code" or "def verdicts" in cell.source:
             continue
