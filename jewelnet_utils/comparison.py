@@ -48,11 +48,21 @@ def _pct(value: float) -> str:
 
 
 def _interval(low: float, high: float) -> str:
-    return f"[{100 * low:.1f}, {100 * high:.1f}]"
+    return f"{100 * low:.1f}–{100 * high:.1f}"
+
+
+def short_warning(warning: str) -> str:
+    """A few words for a table cell; the full warning stands on the evaluation page."""
+    if not warning:
+        return ""
+    labels = [label for key, label in (("predicts", "one class"), ("chance", "at chance"))
+              if key in warning]
+    return ", ".join(labels) or "see warning"
 
 
 def overall_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Table 5.1, thesis beside ours: accuracy and macro F1, each of ours with its interval."""
+    """Table 5.1, thesis beside ours: accuracy and macro F1, each of ours with its interval,
+    and a note for a model whose numbers are no finding."""
     rows = []
     for _, r in summary.iterrows():
         thesis = THESIS_TABLE_5_1.get(r["model"], {})
@@ -63,10 +73,10 @@ def overall_table(summary: pd.DataFrame) -> pd.DataFrame:
             "95% interval": _interval(r["Accuracy CI low"], r["Accuracy CI high"]),
             "Thesis F1": _pct(thesis.get("F1", np.nan)),
             "Our F1": _pct(r["F1"]),
-            "F1 95% interval": _interval(r["F1 CI low"], r["F1 CI high"]),
-            "Test images": int(r["n"]),
+            "F1 interval": _interval(r["F1 CI low"], r["F1 CI high"]),
+            "Note": short_warning(r.get("Warning", "")),
         })
-    return pd.DataFrame(rows).set_index("Model")
+    return pd.DataFrame(rows).set_index("Model").rename_axis(None)
 
 
 def _pair_row(mcnemar: pd.DataFrame, better: str, worse: str) -> pd.Series | None:
@@ -103,7 +113,7 @@ def ranking_claims(summary: pd.DataFrame, mcnemar: pd.DataFrame) -> pd.DataFrame
             "McNemar p": "–" if np.isnan(p_value) else f"{p_value:.3g}",
             "Verdict": ranking_verdict(acc_b, acc_w, p_value, warned),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).set_index("Thesis claim (Table 5.1)")
 
 
 def largest_confusions(confusion: np.ndarray, classes: Sequence[str],
@@ -135,7 +145,7 @@ def confusion_claim(confusions: Mapping[str, np.ndarray], classes: Sequence[str]
                 f"{DISPLAY_NAMES.get(a, a)}/{DISPLAY_NAMES.get(b, b)}" for a, b in top) or "none",
             "Verdict": verdict,
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).set_index("Model").rename_axis(None)
 
 
 def per_class_comparison(model: str, per_class: pd.DataFrame) -> pd.DataFrame | None:
@@ -143,7 +153,7 @@ def per_class_comparison(model: str, per_class: pd.DataFrame) -> pd.DataFrame | 
     prints no per-class table for ``model``."""
     if model not in THESIS_PER_CLASS:
         return None
-    label, thesis = THESIS_PER_CLASS[model]
+    _label, thesis = THESIS_PER_CLASS[model]
     ours = per_class.set_index("class")
     rows = []
     for cls, name in DISPLAY_NAMES.items():
@@ -151,14 +161,14 @@ def per_class_comparison(model: str, per_class: pd.DataFrame) -> pd.DataFrame | 
         if theirs is None or cls not in ours.index:
             continue
         rows.append({"Class": name,
-                     f"{label} recall": f"{theirs['recall']:.2f}",
-                     "Our recall": f"{ours.loc[cls, 'Recall']:.2f}",
-                     f"{label} precision": f"{theirs['precision']:.2f}",
-                     "Our precision": f"{ours.loc[cls, 'Precision']:.2f}",
-                     f"{label} F1": f"{theirs['f1']:.2f}",
-                     "Our F1": f"{ours.loc[cls, 'F1']:.2f}",
-                     "Test images": int(ours.loc[cls, "Support"])})
-    return pd.DataFrame(rows).set_index("Class")
+                     "Recall (thesis)": f"{theirs['recall']:.2f}",
+                     "Recall (ours)": f"{ours.loc[cls, 'Recall']:.2f}",
+                     "Precision (thesis)": f"{theirs['precision']:.2f}",
+                     "Precision (ours)": f"{ours.loc[cls, 'Precision']:.2f}",
+                     "F1 (thesis)": f"{theirs['f1']:.2f}",
+                     "F1 (ours)": f"{ours.loc[cls, 'F1']:.2f}",
+                     "Our test images": int(ours.loc[cls, "Support"])})
+    return pd.DataFrame(rows).set_index("Class").rename_axis(None)
 
 
 def _number(value: Any, digits: int) -> str:
@@ -188,4 +198,5 @@ def efficiency_tables(efficiency: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
             "Thesis training": claims.get("Train Time", ""),
             "One image (ms)": _number(r["Inference 1 img compiled (ms)"], 1),
             "Thesis inference": claims.get("Inference", "")})
-    return pd.DataFrame(size_rows).set_index("Model"), pd.DataFrame(time_rows).set_index("Model")
+    return (pd.DataFrame(size_rows).set_index("Model").rename_axis(None),
+            pd.DataFrame(time_rows).set_index("Model").rename_axis(None))

@@ -1040,7 +1040,7 @@ def _error_images(run: Run, split: str, pairs: Sequence[tuple[str, str]] | None,
     return errors.head(limit)
 
 
-def _misclassified_figure(run: Run, split: str, limit: int = 24) -> tuple[Any, str | None]:
+def _misclassified_figure(run: Run, split: str, limit: int = 12) -> tuple[Any, str | None]:
     from . import plots
 
     errors = _error_images(run, split, None, limit)

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from .config import DISPLAY_NAMES  # noqa: E402
 from .utils import atomic_write_bytes  # noqa: E402
 
-CAPTION_STYLE = {"fontsize": 8, "color": "0.35"}
+CAPTION_STYLE = {"fontsize": 9, "color": "0.35"}
 
 
 def display_name(cls: str) -> str:
@@ -63,30 +63,28 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> Pa
 
 def confusion_matrix(cm: np.ndarray, classes: Sequence[str], title: str = "",
                      caption: str | None = None) -> Figure:
-    """Counts beside row-normalised rates (thesis Fig. 8/9): counts show sample sizes,
-    rates make unequal class sizes comparable."""
+    """Counts in each cell, shaded by the share of the true class (thesis Fig. 8/9): counts
+    show how few images stand behind a cell, the shading makes unequal classes comparable."""
     import seaborn as sns
 
     cm = np.asarray(cm, dtype=float)
     rows = cm.sum(axis=1, keepdims=True)
-    norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+    share = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
     labels = [display_name(c) for c in classes]
-    n = len(classes)
-    side = max(4.0, 0.55 * n + 2.0)
-    fig = Figure(figsize=(2 * side + 1, side + 0.6), layout="constrained")
-    ax_counts, ax_norm = fig.subplots(1, 2)
-    sns.heatmap(cm.astype(int), annot=True, fmt="d", cmap="Blues", cbar=False, square=True,
-                xticklabels=labels, yticklabels=labels, ax=ax_counts)
-    sns.heatmap(norm, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, cbar=True,
-                square=True, xticklabels=labels, yticklabels=labels, ax=ax_norm)
-    for ax, sub in ((ax_counts, "counts"), (ax_norm, "row-normalised (recall on diagonal)")):
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_title(sub, fontsize=10)
-        ax.tick_params(axis="x", labelrotation=45)
-        ax.tick_params(axis="y", labelrotation=0)
+    # Sized for the book's text column, so that the numbers stay legible when the page
+    # scales the figure down to its width.
+    fig = Figure(figsize=(6.6, 5.8), layout="constrained")
+    ax = fig.subplots()
+    sns.heatmap(share, annot=cm.astype(int), fmt="d", cmap="Blues", vmin=0, vmax=1,
+                square=True, xticklabels=labels, yticklabels=labels, ax=ax,
+                annot_kws={"fontsize": 11},
+                cbar_kws={"label": "share of the true class", "shrink": 0.8})
+    ax.set_xlabel("predicted class", fontsize=11)
+    ax.set_ylabel("true class", fontsize=11)
+    ax.tick_params(axis="x", labelrotation=45, labelsize=10)
+    ax.tick_params(axis="y", labelrotation=0, labelsize=10)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=12)
     _add_caption(fig, caption)
     return fig
 
@@ -99,7 +97,7 @@ def _stage_boundaries(history: Any) -> list[int]:
 
 
 def training_curves(histories: Mapping[str, Any], caption: str | None = None,
-                    title: str = "Training and validation curves", max_cols: int = 4) -> Figure:
+                    title: str = "Training and validation curves", max_cols: int = 2) -> Figure:
     """Thesis Fig. 10: train/val accuracy (upper row) and loss (lower row) per run, with the
     start of fine-tuning (stage 2) marked, since the jump there is part of the story."""
     from matplotlib.ticker import MaxNLocator
@@ -188,7 +186,7 @@ def image_grid(images: Sequence[Any], titles: Sequence[str] | None = None, ncols
         if i < n:
             ax.imshow(_as_display_image(images[i]))
             if titles is not None and i < len(titles):
-                ax.set_title(titles[i], fontsize=8)
+                ax.set_title(titles[i], fontsize=10)
     if n == 0:
         axes[0].text(0.5, 0.5, "no images", ha="center", va="center")
     if title:
@@ -210,7 +208,7 @@ def contact_sheet(images_by_class: Mapping[str, Sequence[Any]], per_class: int =
 
 
 def misclassified(images: Sequence[Any], true: Sequence[str], pred: Sequence[str],
-                  confidence: Sequence[float], ncols: int = 6, title: str = "",
+                  confidence: Sequence[float], ncols: int = 4, title: str = "",
                   caption: str | None = None) -> Figure:
     """Errors with their true class, predicted class and confidence, to read failure modes."""
     titles = [f"true {display_name(t)}\npred {display_name(p)} ({c:.2f})"
