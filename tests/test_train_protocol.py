@@ -232,3 +232,68 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tiny_data, tmp_pa
     np.testing.assert_allclose(_numbers(_read_rows(resumed / "history.csv"), ()),
                                _numbers(_read_rows(whole / "history.csv"), ()), rtol=1e-2,
                                atol=2e-3)
+
+
+# --------------------------------------------------------------------------- stage 2
+
+def _vgg16_stage2_trainable(num_classes: int) -> int:
+    """block4_conv1 (256 -> 512) and five 512 -> 512 convolutions (VGG16's last 8 layers hold
+    block4's and block5's convolutions and poolings), plus the head 512 -> 512 -> 256 -> k."""
+    conv = (9 * 256 * 512 + 512) + 5 * (9 * 512 * 512 + 512)
+    head = (512 * 512 + 512) + (512 * 256 + 256) + (256 * num_classes + num_classes)
+    return conv + head
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("model_name", "hparams", "eager"), [
+    ("vgg16", {}, False),
+    # ResNet50's last 5 layers include conv5_block3_3_bn: a BatchNorm inside the unfrozen tail.
+    # Eager, because tracing ResNet50 costs far more than its few tiny batches.
+    ("resnet50", {"trainable_tail": 5}, True),
+])
+def test_stage2_fit_moves_only_the_tail(tiny_data, tmp_path, monkeypatch, model_name: str,
+                                        hparams: dict, eager: bool) -> None:
+    data_dir, split = tiny_data
+    profile = dataclasses.replace(PROTOCOL, name="stage2", batch_size=8, stage1_epochs=1,
+                                  stage2_epochs=1, run_eagerly=eager)
+    seen: dict[str, object] = {}
+    fit_stage = train._Trainer.fit_stage
+
+    def snapshot_stage2(self, stage, fitted, *args, **kwargs):
+        if stage == 2:
+            seen["model"] = fitted
+            seen["trainable"] = models.count_params(fitted)["trainable"]
+            seen["before"] = {id(v): np.array(v) for v in fitted.weights}
+        fit_stage(self, stage, fitted, *args, **kwargs)
+        if stage == 2:
+            seen["after"] = {id(v): np.array(v) for v in fitted.weights}
+
+    monkeypatch.setattr(train._Trainer, "fit_stage", snapshot_stage2)
+    train.train_model(model_name, data_dir, split, profile=profile, out_dir=tmp_path,
+                      weights=None, hparams=hparams, progress=False)
+    model = seen["model"]
+    before, after = seen["before"], seen["after"]
+    backbone = models.backbone_of(model)
+    tail = hparams.get("trainable_tail", 8)
+    tail_layers = backbone.layers[-tail:]
+    moved, frozen, bn_frozen = 0, 0, 0
+    for layer in backbone.layers:
+        is_bn = isinstance(layer, keras.layers.BatchNormalization)
+        for var in layer.weights:  # BatchNorm: gamma, beta, moving mean and variance
+            same = np.array_equal(before[id(var)], after[id(var)])
+            if layer in tail_layers and not is_bn:
+                assert not same, f"{var.path} is in the unfrozen tail but did not move"
+                moved += 1
+            else:
+                assert same, f"{var.path} changed in stage 2"
+                frozen += 1
+                bn_frozen += is_bn
+    assert moved and frozen > moved
+    if model_name == "resnet50":
+        assert bn_frozen == 4 * sum(isinstance(la, keras.layers.BatchNormalization)
+                                    for la in backbone.layers)
+    head = [model.get_layer(n) for n in ("fc1", "embedding", "predictions")]
+    for layer in head:
+        assert not np.array_equal(before[id(layer.kernel)], after[id(layer.kernel)]), layer.name
+    if model_name == "vgg16":
+        assert seen["trainable"] == _vgg16_stage2_trainable(len(CLASSES4)) == 13_374_212
