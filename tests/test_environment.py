@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,17 +52,15 @@ def test_core_stack_versions() -> None:
 def test_cli_lists_every_subcommand(capsys) -> None:
     from jewelnet_utils.cli import COMMANDS, main
 
-    try:
+    with pytest.raises(SystemExit) as stop:
         main(["--help"])
-    except SystemExit as stop:
-        assert stop.code == 0
+    assert stop.value.code == 0
     out = capsys.readouterr().out
     for name in COMMANDS:
         assert name in out
-        try:
+        with pytest.raises(SystemExit) as stop:
             main([name, "--help"])
-        except SystemExit as stop:
-            assert stop.code == 0
+        assert stop.value.code == 0
         assert "usage: jewelnet " + name in capsys.readouterr().out
 
 
@@ -76,9 +75,6 @@ def test_profiles_are_data(monkeypatch) -> None:
     assert [paper.input_size(m) for m in MODELS] == [224, 224, 224, 260]
     monkeypatch.setenv("PROFILE", "smoke")
     assert get_profile().name == "smoke"
-    try:
+    with pytest.raises(JewelNetError, match="gpu-fast") as err:
         get_profile("gpu-fast")
-    except JewelNetError as err:
-        assert "gpu-fast" in str(err) and "paper" in str(err)
-    else:
-        raise AssertionError("an unknown profile must raise JewelNetError")
+    assert "paper" in str(err.value)

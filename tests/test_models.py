@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from jewelnet_utils import augment, models
+from jewelnet_utils.audit_thesis import custom_cnn_param_count
 from jewelnet_utils.config import MODEL_SPECS, MODELS, Augmentation, JewelNetError
 
 SMALL = {"custom_cnn": 48, "vgg16": 32, "resnet50": 32, "efficientnetb2": 32}
@@ -46,6 +47,9 @@ def test_custom_cnn_output_shapes_match_table_4_3() -> None:
     assert model.get_layer("block4_bn").momentum == models.CUSTOM_BN_MOMENTUM
     assert isinstance(model.get_layer("rescale"), keras.layers.Rescaling)
     assert model.get_layer("rescale").scale == pytest.approx(1 / 255)
+    # The built network has exactly the parameters worked out layer by layer from Table 4.3.
+    assert models.count_params(model)["total"] == custom_cnn_param_count(224)["total"]
+    assert custom_cnn_param_count(224)["total"] == 19_398_600
     # L2 0.01 on every convolution and dense kernel (section 4.3).
     for layer in model.layers:
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
@@ -148,6 +152,11 @@ def test_stage_freezing(name: str, small_models: dict[str, keras.Model]) -> None
     assert [la.name for la in layers if la.trainable_weights] == expected
     assert models.count_params(model)["trainable"] > stage1["trainable"]
     assert models.count_params(model)["total"] == model.count_params()
+
+    if name == "vgg16":  # block4_conv1 (256 -> 512), five 512 -> 512 convs, head 512-256-8
+        head = (512 * 512 + 512) + (512 * 256 + 256) + (256 * 8 + 8)
+        conv = (9 * 256 * 512 + 512) + 5 * (9 * 512 * 512 + 512)
+        assert models.count_params(model)["trainable"] == conv + head == 13_375_240
 
     models.set_stage(model, 2, trainable_tail=3)  # hparams "trainable_tail" override
     assert [la.trainable for la in layers[-4:]] == [

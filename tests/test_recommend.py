@@ -260,7 +260,15 @@ def test_cli_recommend_good_and_bad_queries_with_gallery_and_cache(world, capsys
     lines = out.out.splitlines()
     assert lines[0] == f"query: {world['good']}"
     assert len([ln for ln in lines if ln.strip()[:2] in ("1.", "2.", "3.")]) == 3
-    assert "bangle" in lines[1]  # the red query's nearest item is a red (bangle) one
+    # The first hit is the catalog item nearest to the query by a brute-force cosine here.
+    from jewelnet_utils.evaluate import load_run_model
+
+    model, _ = load_run_model(world["run"])
+    items = sorted(p for p in world["catalog"].glob("*/*.png") if p.name != "broken.png")
+    emb = rc.embed_images(model, items, SIZE)
+    query = rc.embed_images(model, [world["good"]], SIZE)[0]
+    nearest = items[int(np.argmax(emb @ query))]
+    assert str(nearest) in lines[1] and nearest.parent.name in lines[1]
     assert gallery.read_bytes()[:4] == b"\x89PNG"
     cache = world["catalog"] / ".jewelnet-index" / "custom_cnn-smoke-s42" / "index.json"
     assert cache.is_file()
@@ -292,3 +300,80 @@ def test_from_catalog_manifest_split(world, tmp_path):
     assert index.query(index.embeddings[0], 1)[0].path == str(world["catalog"] / files[0]["path"])
     with pytest.raises(JewelNetError, match="no images in split"):
         rc.EmbeddingIndex.from_catalog(model, manifest, split="val", input_size=SIZE)
+
+
+# --------------------------------------------------------------------------------------------
+# the recommend index cache: rebuilt exactly when the catalog or the model changes
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def cached(world, tmp_path, monkeypatch):
+    """A private copy of the run and catalog, and a counter of catalog embeddings."""
+    import shutil
+
+    from jewelnet_utils.evaluate import load_run_model
+
+    run = tmp_path / "artifacts" / world["run"].name
+    shutil.copytree(world["run"], run)
+    catalog = tmp_path / "catalog"
+    shutil.copytree(world["catalog"], catalog, ignore=shutil.ignore_patterns(rc.CACHE_DIR))
+    builds = []
+    original = rc.EmbeddingIndex.from_catalog.__func__
+
+    def counting(cls, *args, **kwargs):
+        builds.append(args[1] if len(args) > 1 else kwargs.get("catalog"))
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(rc.EmbeddingIndex, "from_catalog", classmethod(counting))
+
+    def index():
+        model, cfg = load_run_model(run)
+        return rc._cached_index(model, cfg, run, catalog, "numpy", True, SIZE), model
+
+    return {"run": run, "catalog": catalog, "builds": builds, "index": index}
+
+
+def test_cache_is_reused_while_nothing_changes(cached):
+    first, _ = cached["index"]()
+    second, _ = cached["index"]()
+    assert len(cached["builds"]) == 1
+    np.testing.assert_array_equal(first.embeddings, second.embeddings)
+    assert first.paths == second.paths
+
+
+def test_cache_is_rebuilt_when_the_catalog_changes(cached):
+    catalog = cached["catalog"]
+    before, model = cached["index"]()
+    added = _png(catalog / "ring" / "new.png", (20, 20, 20), seed=99)
+    grown, _ = cached["index"]()
+    assert len(cached["builds"]) == 2 and len(grown) == len(before) + 1
+    assert Path(grown.query(str(added), 1)[0].path).resolve() == added.resolve()
+
+    replaced = _png(catalog / "bangle" / "0.png", (250, 250, 250), seed=5)  # same name
+    changed, _ = cached["index"]()
+    assert len(cached["builds"]) == 3
+    row = [Path(changed.full_path(i)).resolve() for i in range(len(changed))].index(
+        replaced.resolve())
+    np.testing.assert_allclose(changed.embeddings[row],
+                               rc.embed_images(model, [replaced], SIZE)[0], atol=1e-5)
+
+    added.unlink()
+    shrunk, _ = cached["index"]()
+    assert len(cached["builds"]) == 4 and len(shrunk) == len(before)
+
+
+def test_cache_is_rebuilt_when_the_model_changes(cached):
+    import keras
+
+    before, old_model = cached["index"]()
+    other = _tiny_model()
+    keras.utils.set_random_seed(1)
+    other.set_weights([w + np.random.default_rng(1).normal(0, 0.5, w.shape).astype(w.dtype)
+                       for w in other.get_weights()])
+    other.save(cached["run"] / "model.keras")
+    after, new_model = cached["index"]()
+    assert len(cached["builds"]) == 2
+    paths = [after.full_path(i) for i in range(len(after))]
+    fresh = rc.embed_images(new_model, paths, SIZE)
+    np.testing.assert_allclose(after.embeddings, fresh, atol=1e-5)
+    assert not np.allclose(after.embeddings, before.embeddings, atol=1e-3)

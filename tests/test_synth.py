@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -91,6 +92,32 @@ def test_same_rng_same_pixels_other_seed_other_pixels() -> None:
     c, _ = synth.render_image("necklace", synth.image_rng(4, "necklace", 4), 64)
     assert a.tobytes() == b.tobytes() and meta_a == meta_b
     assert a.tobytes() != c.tobytes()
+
+
+# SHA-256 of the pixels of a tiny set (one 64 px image per class and difficulty, seed 0), per
+# generator version. Pixels that change without a VERSION bump fail here; after a deliberate
+# change, bump synth.VERSION and add its checksum (printed by the failing assertion).
+GOLDEN_PIXELS_SHA256 = {
+    "1.8": "3ab3396dae2e277e740aa1cc2d1a85f68ca251e534f9d7edd7f2df7e0246e91e",
+}
+
+
+def _tiny_set_sha256() -> str:
+    digest = hashlib.sha256()
+    for difficulty in ("easy", "thesis", "hard"):
+        for cls in CLASSES:
+            image, _ = synth.render_image(cls, synth.image_rng(0, cls, 0), 64, difficulty)
+            digest.update(np.asarray(image, dtype=np.uint8).tobytes())
+    return digest.hexdigest()
+
+
+def test_pixels_match_the_golden_checksum_of_this_generator_version() -> None:
+    assert synth.VERSION in GOLDEN_PIXELS_SHA256, (
+        f"JewelSynth {synth.VERSION} has no golden checksum; add {_tiny_set_sha256()!r}")
+    got = _tiny_set_sha256()
+    assert got == GOLDEN_PIXELS_SHA256[synth.VERSION], (
+        f"JewelSynth {synth.VERSION} draws other pixels than when its checksum was recorded "
+        f"(now {got}); bump synth.VERSION when pixels change on purpose")
 
 
 def test_metadata_alone_matches_the_rendered_metadata() -> None:
