@@ -153,6 +153,8 @@ class Profile:
     # (tests); slower for real runs.
     run_eagerly: bool = False
     default_weights: str | None = "imagenet"
+    # Meant for a GPU/TPU: `jewelnet preflight` stops without one unless PAPER_ON_CPU=1.
+    needs_accelerator: bool = False
     seeds: tuple[int, ...] = (DEFAULT_SEED,)
     synth_counts: str = "thesis"  # argument of ``jewelnet synth --counts``
     synth_size: int = 256
@@ -184,6 +186,7 @@ PROFILES: dict[str, Profile] = {
         # Tables 4.4 and B.1 give one learning rate for every model and stage.
         fine_tune_lr=TABLE_4_4.value("learning_rate"),
         default_weights="imagenet",
+        needs_accelerator=True,
         # One full Hyperband iteration: 90 trials, 576 epochs in all (brackets of 2-30 epochs).
         tuner={"algorithm": "hyperband", "max_epochs": 30, "max_trials": 90, "factor": 3,
                "patience": 5},

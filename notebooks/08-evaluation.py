@@ -87,7 +87,7 @@ elif "BINDER_SERVICE_HOST" in os.environ:  # Binder has the repository checked o
 # %%
 from IPython.display import display
 
-from jewelnet_utils import bench, config, evaluate
+from jewelnet_utils import bench, config, evaluate, records
 from jewelnet_utils.notebook_params import (
     check_choice,
     check_params,
@@ -274,13 +274,15 @@ else:
 
 # %%
 record = bench.newest_record(P.root / "results")
+reference = None
 if record is None:
     print("no full bench record in results/")
-else:
-    reference = bench.load_results(record)
+else:  # a record without weights, data, seed, profile and versions is refused in one line
+    reference = records.load_record(record, P.rel(record))
+if reference is not None:
     show_table(bench.results_table(reference))
     print(f"Source: {P.rel(record)}, the committed reference run: "
-          + bench.describe_run(reference))
+          + bench.describe_run(reference) + "; " + records.describe(reference))
 
 # %% [markdown]
 # ## Calibration
