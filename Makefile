@@ -29,8 +29,7 @@ venv: $(STAMP)
 # profile meant for a GPU needs one (or PAPER_ON_CPU=1, after a printed run-time estimate).
 PAPER_ON_CPU ?=
 preflight: $(STAMP)
-	@PAPER_ON_CPU=$(PAPER_ON_CPU) TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m jewelnet_utils.cli preflight \
-	  --profile $(PROFILE)
+	@PAPER_ON_CPU=$(PAPER_ON_CPU) TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m jewelnet_utils.cli preflight --profile $(PROFILE)
 
 data: preflight
 	$(PY) -m jewelnet_utils.synth --ensure --profile $(PROFILE) --workers 2
