@@ -114,9 +114,12 @@ print(P.provenance())
 #
 # Training has two stages. In stage one the backbone is frozen and only the head learns; since
 # the frozen backbone always computes the same features for the same (augmented) image, those
-# features can be cached, which is what makes this stage cheap on a CPU. In stage two the last
-# eight layers of the backbone are unfrozen and trained together with the head, at a smaller
-# learning rate, so that the pre-trained filters are adjusted rather than overwritten.
+# features can be cached, which is what makes this stage cheap on a CPU (the `smoke` and `cpu`
+# profiles do so; the `paper` profile draws fresh augmented images in every epoch, as the thesis
+# does). In stage two the last eight layers of the backbone are unfrozen and trained together
+# with the head, at the profile's fine-tuning learning rate; the thesis asks for "a smaller" one
+# without a value, and the appendix [Protocol: thesis and ours](../book/protocol.md) gives our
+# reading.
 #
 # With `WEIGHTS = "profile"` the `smoke` and `cpu` profiles train VGG16 from random
 # initialisation (ImageNet weights cannot be downloaded where the book is built); the `paper`

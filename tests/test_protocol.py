@@ -111,6 +111,35 @@ def test_every_point_of_the_issue_has_a_reading_with_alternatives() -> None:
     assert PASSAGES["near_duplicates_method"].source in page
 
 
+BUILT_PAGE = ROOT / "_build" / "smoke" / "html" / "book" / "protocol.html"
+
+
+def _built_rows(page: Path) -> dict[str, list[str]]:
+    """Table rows of a built page: first cell -> all cells, as plain text (the book's
+    typographer turns ' into a curly apostrophe; undo it)."""
+    import html
+
+    rows: dict[str, list[str]] = {}
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", page.read_text(encoding="utf-8"), re.S):
+        cells = [html.unescape(re.sub(r"<[^>]+>", "", c)).replace("\u2019", "'").strip()
+                 for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        if cells:
+            rows[cells[0]] = cells
+    return rows
+
+
+@pytest.mark.skipif(not BUILT_PAGE.is_file(), reason="the smoke book is not built; run "
+                    "`make book PROFILE=smoke` (`make test` builds it first)")
+def test_built_appendix_shows_the_current_profiles() -> None:
+    rows = _built_rows(BUILT_PAGE)
+    for setting in protocol.settings():
+        shown = [setting.shown(PROFILES[n]) for n in protocol.PROFILE_COLUMNS]
+        assert rows.get(setting.label, [])[2:5] == shown, (
+            f"the built page's row {setting.label!r} is stale; rebuild the book")
+    text = BUILT_PAGE.read_text(encoding="utf-8")
+    assert all(f'id="protocol-{key}"' in text for key in protocol.READINGS)
+
+
 def test_appendix_is_in_the_table_of_contents() -> None:
     toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
     assert "- file: book/protocol\n" in toc
