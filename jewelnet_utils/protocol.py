@@ -120,7 +120,7 @@ READINGS: dict[str, Reading] = {r.key: r for r in (
             "states.",
         ),
         ours="The `paper` profile uses the tables' rate in stage 2 as well; the `cpu` and "
-             "`smoke` profiles keep a tenth of it (column values above).",
+             "`smoke` profiles keep a smaller one (their columns above).",
         why="The tables are the only place the thesis writes a number, and both list the "
             "same rate for every model; a rate we would have to invent is not the thesis's "
             "protocol. The cpu book was calibrated with the smaller rate and keeps it.",
