@@ -133,7 +133,7 @@ READINGS: dict[str, Reading] = {r.key: r for r in (
                     "transfer models in two stages without saying how long each lasts.",
         alternatives=(
             "up to {max_epochs} epochs in each stage (up to twice the budget);",
-            "{max_epochs} epochs in all, split between the stages (ours);",
+            "{max_epochs} epochs in all, split between the stages (ours).",
         ),
         ours="Up to `stage1_epochs` epochs of head-only training, then up to "
              "`stage2_epochs` of fine-tuning, adding up to the custom CNN's budget in the "
