@@ -6,12 +6,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv data notebooks book book-html test lint lock clean
+.PHONY: help venv preflight data notebooks book book-html protocol test lint lock clean
 
 help:
 	@echo "make book [PROFILE=smoke|cpu|paper]  set up, generate data, run notebooks, build the book"
 	@echo "make test                             the test suite (what CI runs)"
 	@echo "make notebooks PROFILE=P              execute the notebooks with papermill"
+	@echo "make preflight PROFILE=P              check weights and accelerator (before notebooks)"
+	@echo "make protocol                         regenerate book/protocol.md from the code"
 	@echo "make lint                             ruff"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -23,8 +25,19 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
-data: $(STAMP)
+# Before any data or notebook: every weights file the profile needs must be reachable, and a
+# profile meant for a GPU needs one (or PAPER_ON_CPU=1, after a printed run-time estimate).
+PAPER_ON_CPU ?=
+preflight: $(STAMP)
+	@PAPER_ON_CPU=$(PAPER_ON_CPU) TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m jewelnet_utils.cli preflight --profile $(PROFILE)
+
+data: preflight
 	$(PY) -m jewelnet_utils.synth --ensure --profile $(PROFILE) --workers 2
+
+# The appendix "Protocol: thesis and ours" is generated; tests/test_protocol.py fails when the
+# committed page differs from what the code would write.
+protocol: $(STAMP)
+	$(PY) -m jewelnet_utils.cli protocol --write book/protocol.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check jewelnet_utils tests notebooks scripts

@@ -1012,6 +1012,19 @@ def _check_writable(path: Path) -> None:
         raise JewelNetError(f"cannot write {path}: {err.strerror or err}") from err
 
 
+def _provenance(sizes: Sizes) -> dict[str, Any]:
+    """What every results record must say (records.py): the bench trains from random
+    initialisation on noise images it makes itself; JewelSynth only times the generator."""
+    from .records import provenance
+
+    profiles = sorted({sizes.compute_profile, sizes.cache_profile, sizes.memory_profile})
+    return provenance("none (random initialisation: the bench builds every model with "
+                      "weights=None)",
+                      "random-noise images and arrays made by the bench (seed 0); JewelSynth, "
+                      "thesis difficulty, seed 0, for the synth figure only",
+                      0, ", ".join(profiles))
+
+
 def run_bench(args: argparse.Namespace) -> int:
     """Entry point of ``jewelnet bench``: run the selected figures, print, optionally save.
 
@@ -1045,6 +1058,7 @@ def run(quick: bool = False, only: list[str] | None = None,
         "command": "jewelnet bench" + (" --quick" if quick else ""),
         "quick": quick,
         "machine": machine_info(),
+        "provenance": _provenance(sizes),
         "sizes": dataclasses.asdict(sizes),
         "figures": {},
         "errors": {},

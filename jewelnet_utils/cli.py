@@ -144,6 +144,15 @@ def _bench(p: argparse.ArgumentParser) -> None:
                    help="override one workload size, e.g. retrieval_n=1000,5000 (repeatable)")
 
 
+def _protocol(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--write", metavar="PATH", help="write the page here (book/protocol.md) "
+                   "instead of printing it")
+
+
+def _preflight(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default=None, help=f"one of: {', '.join(PROFILES)}")
+
+
 # name: (help, argument builder, module, function)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str, str]] = {
     "audit": ("check a photo folder: counts, unusable files, duplicates", _audit, "data",
@@ -160,6 +169,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str, s
     "tune": ("KerasTuner search whose best.json feeds `train --hparams`", _tune, "tuning",
              "run_tune"),
     "bench": ("measured speed and memory ratios", _bench, "bench", "run_bench"),
+    "protocol": ("the appendix 'Protocol: thesis and ours', generated from the code",
+                 _protocol, "protocol", "run_protocol"),
+    "preflight": ("check weights and accelerator before a book build", _preflight,
+                  "preflight", "run_preflight"),
 }
 
 

@@ -385,8 +385,10 @@ def hyperparameter_table(profile: str, which: str = "all") -> Any:
     put("early-stopping patience (val. accuracy)", prof.early_stop_patience)
     put("LR reduction (patience, factor)", f"{prof.reduce_lr_patience}, {prof.reduce_lr_factor}")
     put("training images per class (cap)", prof.max_train_per_class or "all")
+    put("augmented passes over the training split per epoch", prof.epoch_repeats)
     put("cached augmented views per image (stage 1)",
-        {m: prof.feature_cache_views if MODEL_SPECS[m].two_stage else "—" for m in MODELS})
+        {m: (prof.feature_cache_views or "none (fresh augmentation)")
+         if MODEL_SPECS[m].two_stage else "—" for m in MODELS})
     put("default weights", {m: "none (from scratch)" if m == "custom_cnn"
                             else (prof.default_weights or "none") for m in MODELS})
     for f in dataclasses.fields(prof.augmentation):

@@ -679,7 +679,8 @@ def _train_model(
     elif weights_kind == "imagenet":
         models.imagenet_weights_file(model_name)  # fail before loading any data
     transfer = MODEL_SPECS[model_name].two_stage
-    use_cache = bool(feature_cache and transfer)
+    # A profile without cached views (paper) trains stage 1 on fresh augmentation.
+    use_cache = bool(feature_cache and transfer and prof.feature_cache_views > 0)
 
     split_path = Path(split_path)
     if not split_path.is_file():

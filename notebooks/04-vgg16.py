@@ -79,7 +79,7 @@ elif "BINDER_SERVICE_HOST" in os.environ:  # Binder has the repository checked o
 import pandas as pd
 from IPython.display import display
 
-from jewelnet_utils import evaluate, models, plots
+from jewelnet_utils import evaluate, models, plots, records
 from jewelnet_utils.notebook_params import check_params, model_title, show_figure, show_table
 from jewelnet_utils.utils import read_json
 
@@ -114,9 +114,12 @@ print(P.provenance())
 #
 # Training has two stages. In stage one the backbone is frozen and only the head learns; since
 # the frozen backbone always computes the same features for the same (augmented) image, those
-# features can be cached, which is what makes this stage cheap on a CPU. In stage two the last
-# eight layers of the backbone are unfrozen and trained together with the head, at a smaller
-# learning rate, so that the pre-trained filters are adjusted rather than overwritten.
+# features can be cached, which is what makes this stage cheap on a CPU (the `smoke` and `cpu`
+# profiles do so; the `paper` profile draws fresh augmented images in every epoch, as the thesis
+# does). In stage two the last eight layers of the backbone are unfrozen and trained together
+# with the head, at the profile's fine-tuning learning rate; the thesis asks for "a smaller" one
+# without a value, and the appendix [Protocol: thesis and ours](../book/protocol.md) gives our
+# reading.
 #
 # With `WEIGHTS = "profile"` the `smoke` and `cpu` profiles train VGG16 from random
 # initialisation (ImageNet weights cannot be downloaded where the book is built); the `paper`
@@ -213,17 +216,19 @@ print(P.provenance(f"the {model_title(MODEL)} accuracies"))
 
 # %%
 views_file = P.root / "results" / "feature-cache-views.json"
+views_record = None
 if not views_file.is_file():
     print(f"no recorded experiment at {P.rel(views_file)}")
-else:
-    views_record = read_json(views_file)
+else:  # a record without weights, data, seed, profile and versions is refused in one line
+    views_record = records.load_record(views_file, P.rel(views_file))
+if views_record is not None:
     views_table = pd.DataFrame(views_record["rows"])
     views_table["train s"] = [round(r["timings"]["train_s"]) for r in views_record["rows"]]
     show_table(views_table[["backbone", "stage1", "stage1_best_val_accuracy", "val_accuracy",
                             "test_accuracy", "num_test", "train s"]].round(3))
     print(f"Source: {P.rel(views_file)}, written by `{views_record['command']}` on "
-          f"{views_record['created']}; profile {views_record['profile']}, dataset "
-          f"{views_record['dataset']}, weights: random init, or {views_record['stand_in']}.")
+          f"{views_record['created']}; {records.describe(views_record)}; stand-in: "
+          f"{views_record['stand_in']}.")
 
 # %% [markdown]
 # ## Summary

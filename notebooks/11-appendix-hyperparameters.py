@@ -25,11 +25,12 @@
 #
 # - every setting of the `paper` profile (the thesis's protocol) per model;
 # - how the `cpu` and `smoke` profiles shrink it;
-# - which settings the thesis leaves open and which values we chose for them.
+# - which committed results records say what they are, and which the book refuses to show.
 #
 # ## Prerequisites
 #
-# - **Earlier chapters:** [Methodology](../book/04-methodology.md)
+# - **Earlier chapters:** [Methodology](../book/04-methodology.md),
+#   [Protocol: thesis and ours](../book/protocol.md)
 # - **Earlier notebooks:** none
 # - **Time to run:** a few seconds with every profile
 
@@ -76,7 +77,7 @@ elif "BINDER_SERVICE_HOST" in os.environ:  # Binder has the repository checked o
 import pandas as pd
 from IPython.display import display
 
-from jewelnet_utils import config
+from jewelnet_utils import config, records
 from jewelnet_utils.notebook_params import check_params, hyperparameter_table
 
 pd.set_option("display.max_colwidth", 200)
@@ -112,11 +113,11 @@ print("Generated from config.PROFILES.")
 # %% [markdown]
 # ## Table B.1 for each profile
 #
-# The `paper` profile reproduces the thesis's Tables 4.2, 4.4 and B.1. Two of its rows are our
-# choices because the thesis does not give them: how the 50 epochs of the transfer models are
-# divided between the two stages, and the smaller learning rate of stage two. ResNet50 fine-tunes
-# its last 50 layers, following the thesis's text rather than its Table B.1 (see the
-# [Methodology](../book/04-methodology.md) chapter).
+# The `paper` profile follows the thesis's protocol (Tables 4.1, 4.2, 4.4 and B.1), with the
+# readings in the appendix [Protocol: thesis and ours](../book/protocol.md): there, every setting
+# stands beside the thesis's value and the line it comes from, and every ambiguous point (the
+# epoch length, the fine-tuning learning rate, the split of the 50 epochs, ResNet50's staging,
+# normalisation, augmentation, near-duplicates, weights) lists its alternatives and our reason.
 #
 #
 # Each profile gets two tables: the settings that differ between the four models, and the
@@ -131,11 +132,27 @@ for name in ("paper", "cpu", "smoke"):
     print(f"Generated from config.PROFILES[{name!r}] and config.MODEL_SPECS.")
 
 # %% [markdown]
+# ## Recorded runs: what each says it is
+#
+# The folder `results/` holds measurements too long to repeat in a book build. A record is
+# shown only when it names its weights, data, seed, profile and library versions; otherwise the
+# book prints one line saying which of these it lacks, because a number of unknown origin cannot
+# be compared with the thesis or with another run.
+
+# %%
+for record_path in sorted((P.root / "results").glob("*.json")):
+    record = records.load_record(record_path, P.rel(record_path))
+    if record is not None:
+        print(f"{P.rel(record_path)}: {records.describe(record)}")
+
+# %% [markdown]
 # ## Summary
 #
-# - Every number above is read from `config.py`, the single place where the thesis's settings
-#   are written down; the notebooks and the command line read the same objects.
+# - Every number above is read from `config.py`, which builds the `paper` profile from the
+#   thesis's transcribed tables (`thesis.py`); the notebooks and the command line read the same
+#   objects.
 # - Settings the thesis leaves open are visible as such and can be changed in one place.
+# - A results record that does not say what it is does not reach the book.
 #
 # ## What's next
 #

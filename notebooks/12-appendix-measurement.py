@@ -80,7 +80,7 @@ elif "BINDER_SERVICE_HOST" in os.environ:  # Binder has the repository checked o
 # %%
 import pandas as pd
 
-from jewelnet_utils import bench, synth
+from jewelnet_utils import bench, records, synth
 from jewelnet_utils.notebook_params import check_choice, check_params, show_table
 
 # %% [markdown]
@@ -129,12 +129,15 @@ else:
 
 # %%
 record = bench.newest_record(P.root / "results")
+reference = None
 if record is None:
     print("no full bench record in results/")
-else:
-    reference = bench.load_results(record)
+else:  # a record without weights, data, seed, profile and versions is refused in one line
+    reference = records.load_record(record, P.rel(record))
+if reference is not None:
     show_table(bench.results_table(reference))
-    print(f"Source: {P.rel(record)}: " + bench.describe_run(reference))
+    print(f"Source: {P.rel(record)}: " + bench.describe_run(reference) + "; "
+          + records.describe(reference))
 
 # %% [markdown]
 # ## How JewelSynth was calibrated

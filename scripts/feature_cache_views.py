@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jewelnet_utils import bench, data, evaluate, models, synth, train
+from jewelnet_utils import bench, data, evaluate, models, records, synth, train
 from jewelnet_utils.utils import atomic_write_json
 
 MODEL = "vgg16"
@@ -113,6 +113,9 @@ def main() -> None:
         "profile": "cpu", "model": MODEL, "dataset": f"JewelSynth {synth.VERSION} (cpu profile)",
         "stand_in": f"VGG16 trained end to end for {args.pretrain_passes} passes on JewelSynth "
                     "data seed 1 (128 px, thesis difficulty), head re-initialised",
+        "provenance": records.provenance(
+            "per row: none (random initialisation) or the stand-in backbone described under "
+            "stand_in", f"JewelSynth {synth.VERSION} (cpu profile)", args.seed, "cpu"),
         "machine": bench.machine_info(), "rows": rows})
 
 
