@@ -22,8 +22,11 @@ def _audit(p: argparse.ArgumentParser) -> None:
         "--hash-threshold",
         type=int,
         default=4,
-        help="perceptual-hash Hamming distance at or below which two images are near-duplicates",
+        help="perceptual-hash Hamming distance at or below which two images are near-duplicate "
+             "candidates (each is then checked on the object's shape and colour)",
     )
+    p.add_argument("--preview", help="write a thumbnail sheet (PNG) of the near-duplicate "
+                   "groups and of the hash matches that were not counted")
 
 
 def _split(p: argparse.ArgumentParser) -> None:
