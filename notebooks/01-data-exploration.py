@@ -274,3 +274,16 @@ if P.synthetic and not exploration.empty:
 # [Notebook 02](02-augmentation.ipynb) shows what each augmentation of the thesis's Table 4.2
 # does to an
 # image before the networks are trained in notebooks 03–06.
+
+# %% [markdown]
+# ## Resources and references
+#
+# - J. F. Nishi and M. M. Billa, *JewelNet: A Custom CNN and Transfer Learning-Based Approach for
+#   Fine-Grained Jewelry Classification*, undergraduate thesis, Independent University,
+#   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
+# - The perceptual hash the audit starts from:
+#   [ImageHash](https://github.com/JohannesBuchner/imagehash); the object check that confirms its
+#   matches is `jewelnet_utils/duplicates.py`.
+# - Reading images safely with Pillow: [Pillow's
+#   handbook](https://pillow.readthedocs.io/en/stable/handbook/index.html).
+# - Every work the book cites, in full: [References](../book/references.md).

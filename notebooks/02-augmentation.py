@@ -186,3 +186,15 @@ print(P.provenance("the augmented batch"))
 # ## What's next
 #
 # [Notebook 03](03-custom-cnn.ipynb) trains the first model, the custom CNN of Table 4.3.
+
+# %% [markdown]
+# ## Resources and references
+#
+# - J. F. Nishi and M. M. Billa, *JewelNet: A Custom CNN and Transfer Learning-Based Approach for
+#   Fine-Grained Jewelry Classification*, undergraduate thesis, Independent University,
+#   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
+# - Keras's random image layers: [preprocessing layers
+#   guide](https://keras.io/guides/preprocessing_layers/).
+# - Input pipelines that keep the processor busy: [tf.data
+#   guide](https://www.tensorflow.org/guide/data).
+# - Every work the book cites, in full: [References](../book/references.md).

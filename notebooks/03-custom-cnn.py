@@ -209,3 +209,17 @@ print(P.provenance(f"the {model_title(MODEL)} accuracies"))
 #
 # [Notebook 04](04-vgg16.ipynb) replaces the hand-designed feature extractor with VGG16, the
 # first of the three pre-trained backbones.
+
+# %% [markdown]
+# ## Resources and references
+#
+# - J. F. Nishi and M. M. Billa, *JewelNet: A Custom CNN and Transfer Learning-Based Approach for
+#   Fine-Grained Jewelry Classification*, undergraduate thesis, Independent University,
+#   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
+# - Building models layer by layer in Keras: [the functional API
+#   guide](https://keras.io/guides/functional_api/).
+# - A small network trained from scratch, step by step: [image classification from
+#   scratch](https://keras.io/examples/vision/image_classification_from_scratch/).
+# - A. Krizhevsky, I. Sutskever and G. E. Hinton, ImageNet classification with deep convolutional
+#   neural networks, NeurIPS 2012.
+# - Every work the book cites, in full: [References](../book/references.md).

@@ -239,3 +239,17 @@ else:
 # ## What's next
 #
 # [Notebook 05](05-resnet50.ipynb) swaps the backbone for ResNet50.
+
+# %% [markdown]
+# ## Resources and references
+#
+# - J. F. Nishi and M. M. Billa, *JewelNet: A Custom CNN and Transfer Learning-Based Approach for
+#   Fine-Grained Jewelry Classification*, undergraduate thesis, Independent University,
+#   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
+# - K. Simonyan and A. Zisserman, Very deep convolutional networks for large-scale image
+#   recognition, ICLR 2015: <https://arxiv.org/abs/1409.1556>
+# - Freezing, new heads and fine-tuning in Keras: [transfer learning
+#   guide](https://keras.io/guides/transfer_learning/).
+# - The backbone as Keras ships it: [VGG16 in
+#   keras.applications](https://keras.io/api/applications/vgg/).
+# - Every work the book cites, in full: [References](../book/references.md).

@@ -207,3 +207,17 @@ print(P.provenance(f"the {model_title(MODEL)} accuracies"))
 # ## What's next
 #
 # [Notebook 06](06-efficientnetb2.ipynb) trains the thesis's best model, EfficientNetB2.
+
+# %% [markdown]
+# ## Resources and references
+#
+# - J. F. Nishi and M. M. Billa, *JewelNet: A Custom CNN and Transfer Learning-Based Approach for
+#   Fine-Grained Jewelry Classification*, undergraduate thesis, Independent University,
+#   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
+# - K. He, X. Zhang, S. Ren and J. Sun, Deep residual learning for image recognition, CVPR 2016:
+#   <https://arxiv.org/abs/1512.03385>
+# - Freezing, new heads and fine-tuning in Keras: [transfer learning
+#   guide](https://keras.io/guides/transfer_learning/).
+# - The backbone as Keras ships it: [ResNet50 in
+#   keras.applications](https://keras.io/api/applications/resnet/).
+# - Every work the book cites, in full: [References](../book/references.md).

@@ -207,3 +207,18 @@ print(P.provenance(f"the {model_title(MODEL)} accuracies"))
 #
 # [Notebook 07](07-tuning.ipynb) searches hyperparameters with KerasTuner;
 # [notebook 08](08-evaluation.ipynb) then compares the four trained models.
+
+# %% [markdown]
+# ## Resources and references
+#
+# - J. F. Nishi and M. M. Billa, *JewelNet: A Custom CNN and Transfer Learning-Based Approach for
+#   Fine-Grained Jewelry Classification*, undergraduate thesis, Independent University,
+#   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
+# - M. Tan and Q. V. Le, EfficientNet: rethinking model scaling for convolutional neural networks,
+#   ICML 2019: <https://arxiv.org/abs/1905.11946>
+# - Both fine-tuning stages on the page, with BatchNorm kept frozen: [image classification via
+#   fine-tuning with
+#   EfficientNet](https://keras.io/examples/vision/image_classification_efficientnet_fine_tuning/).
+# - The backbone as Keras ships it: [EfficientNet in
+#   keras.applications](https://keras.io/api/applications/efficientnet/).
+# - Every work the book cites, in full: [References](../book/references.md).

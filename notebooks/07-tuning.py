@@ -180,3 +180,15 @@ for name, best in results.items():
 #
 # [Notebook 08](08-evaluation.ipynb) evaluates the four models trained in notebooks 03–06 on
 # the test set.
+
+# %% [markdown]
+# ## Resources and references
+#
+# - J. F. Nishi and M. M. Billa, *JewelNet: A Custom CNN and Transfer Learning-Based Approach for
+#   Fine-Grained Jewelry Classification*, undergraduate thesis, Independent University,
+#   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
+# - L. Li, K. Jamieson, G. DeSalvo, A. Rostamizadeh and A. Talwalkar, Hyperband: a novel
+#   bandit-based approach to hyperparameter optimization, JMLR 18 (2018):
+#   <https://jmlr.org/papers/v18/16-558.html>
+# - The search library: [KerasTuner](https://keras.io/keras_tuner/).
+# - Every work the book cites, in full: [References](../book/references.md).

@@ -324,3 +324,20 @@ for run_name in result["per_class"]:
 #
 # [Notebook 09](09-recommendation.ipynb) reuses a trained network's features to recommend
 # similar items.
+
+# %% [markdown]
+# ## Resources and references
+#
+# - J. F. Nishi and M. M. Billa, *JewelNet: A Custom CNN and Transfer Learning-Based Approach for
+#   Fine-Grained Jewelry Classification*, undergraduate thesis, Independent University,
+#   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
+# - Q. McNemar, Note on the sampling error of the difference between correlated proportions or
+#   percentages, Psychometrika 12 (1947): <https://doi.org/10.1007/BF02295996>
+# - B. Efron and R. J. Tibshirani, *An Introduction to the Bootstrap*, Chapman & Hall, 1993.
+# - C. Guo, G. Pleiss, Y. Sun and K. Q. Weinberger, On calibration of modern neural networks, ICML
+#   2017: <https://arxiv.org/abs/1706.04599>
+# - R. R. Selvaraju et al., Grad-CAM: visual explanations from deep networks via gradient-based
+#   localization, ICCV 2017: <https://arxiv.org/abs/1610.02391>
+# - The per-class metrics: [scikit-learn's model evaluation
+#   guide](https://scikit-learn.org/stable/modules/model_evaluation.html).
+# - Every work the book cites, in full: [References](../book/references.md).

@@ -192,3 +192,14 @@ print(P.provenance("the retrieval quality", embedding=model_title(EMBED_MODEL), 
 # ## What's next
 #
 # [Notebook 10](10-thesis-audit.ipynb) checks the thesis's own tables for internal consistency.
+
+# %% [markdown]
+# ## Resources and references
+#
+# - J. F. Nishi and M. M. Billa, *JewelNet: A Custom CNN and Transfer Learning-Based Approach for
+#   Fine-Grained Jewelry Classification*, undergraduate thesis, Independent University,
+#   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
+# - J. Johnson, M. Douze and H. Jégou, Billion-scale similarity search with GPUs, IEEE
+#   Transactions on Big Data 7 (2021): <https://arxiv.org/abs/1702.08734>
+# - Choosing a FAISS index: [the FAISS wiki](https://github.com/facebookresearch/faiss/wiki).
+# - Every work the book cites, in full: [References](../book/references.md).

@@ -269,3 +269,13 @@ print(P.provenance("the built model's parameter count", input_size=224))
 #
 # The [appendix](11-appendix-hyperparameters.ipynb) lists every hyperparameter of every
 # profile, generated from the configuration.
+
+# %% [markdown]
+# ## Resources and references
+#
+# - J. F. Nishi and M. M. Billa, *JewelNet: A Custom CNN and Transfer Learning-Based Approach for
+#   Fine-Grained Jewelry Classification*, undergraduate thesis, Independent University,
+#   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
+# - How the audit reads the thesis: its tables are quoted with their numbers, and each check is a
+#   function in `jewelnet_utils/audit_thesis.py`.
+# - Every work the book cites, in full: [References](../book/references.md).

@@ -139,3 +139,14 @@ for name in ("paper", "cpu", "smoke"):
 #
 # Back to the [introduction](../book/intro.md), or on to
 # [re-running with real photos](../book/colab-kaggle.md).
+
+# %% [markdown]
+# ## Resources and references
+#
+# - J. F. Nishi and M. M. Billa, *JewelNet: A Custom CNN and Transfer Learning-Based Approach for
+#   Fine-Grained Jewelry Classification*, undergraduate thesis, Independent University,
+#   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
+# - D. P. Kingma and J. Ba, Adam: a method for stochastic optimization, ICLR 2015:
+#   <https://arxiv.org/abs/1412.6980>
+# - The callbacks the protocol re-implements: [Keras callbacks](https://keras.io/api/callbacks/).
+# - Every work the book cites, in full: [References](../book/references.md).
