@@ -56,7 +56,7 @@ EXECUTED := book/executed/$(PROFILE)
 BOOK_OUT := _build/$(PROFILE)
 NOTEBOOK_FILES = $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 NB_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" JUPYTER_PATH="$(CURDIR)/$(VENV)/share/jupyter" \
-	PROFILE=$(PROFILE) MPLBACKEND=Agg PYTHONHASHSEED=0 TF_CPP_MIN_LOG_LEVEL=2
+	PROFILE=$(PROFILE) MPLBACKEND=Agg PYTHONHASHSEED=0 TF_CPP_MIN_LOG_LEVEL=3
 
 notebooks: data
 	@mkdir -p $(EXECUTED)

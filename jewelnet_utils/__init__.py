@@ -3,4 +3,9 @@
 Notebooks call into these modules; every model, metric and plot lives here once.
 """
 
+from .quiet import silence_tensorflow
+
 __version__ = "0.1.0"
+
+# Before any module here imports Keras (and so TensorFlow): see quiet.py.
+silence_tensorflow()

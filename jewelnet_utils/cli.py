@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .config import DEFAULT_SEED, MODELS, PROFILES, JewelNetError
+from .quiet import restore_tensorflow_logs
 
 
 def _audit(p: argparse.ArgumentParser) -> None:
@@ -21,8 +22,11 @@ def _audit(p: argparse.ArgumentParser) -> None:
         "--hash-threshold",
         type=int,
         default=4,
-        help="perceptual-hash Hamming distance at or below which two images are near-duplicates",
+        help="perceptual-hash Hamming distance at or below which two images are near-duplicate "
+             "candidates (each is then checked on the object's shape and colour)",
     )
+    p.add_argument("--preview", help="write a thumbnail sheet (PNG) of the near-duplicate "
+                   "groups and of the hash matches that were not counted")
 
 
 def _split(p: argparse.ArgumentParser) -> None:
@@ -182,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="jewelnet",
         description="JewelNet: fine-grained jewelry classification, reproducible end to end.",
     )
+    parser.add_argument("--verbose", dest="show_tf_logs", action="store_true",
+                        help="keep TensorFlow's own start-up log lines (hidden by default); "
+                             "goes before the command, e.g. `jewelnet --verbose train ...`")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (help_text, build, _module, _func) in COMMANDS.items():
         build(sub.add_parser(name, help=help_text, description=help_text))
@@ -191,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``jewelnet`` console script."""
     args = build_parser().parse_args(argv)
+    if args.show_tf_logs:
+        restore_tensorflow_logs()  # TensorFlow is not imported yet: it loads with its defaults
     _help, _build, module_name, func_name = COMMANDS[args.command]
     try:
         module = importlib.import_module(f"jewelnet_utils.{module_name}")

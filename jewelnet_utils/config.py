@@ -51,9 +51,15 @@ class JewelNetError(Exception):
 
 
 def normalise_class_name(name: str) -> str:
-    """Map a folder name such as 'Nose Pin' or 'nose-pin' onto the key 'nose_pin'."""
+    """Map a folder name onto its class key: 'Nose Pins', 'nose-pin' and 'NOSEPIN' become
+    'nose_pin', 'EARRINGS' and 'Ear Rings' become 'earring'. A name that is not a thesis
+    class, singular or plural, is kept as its own class ('Anklets' -> 'anklets')."""
     key = re.sub(r"[\s\-]+", "_", name.strip().lower())
     key = re.sub(r"_+", "_", key).strip("_")
+    squashed = key.replace("_", "")
+    for cls in CLASSES:  # shop folders are often plural and spaced freely
+        if squashed in (cls.replace("_", ""), cls.replace("_", "") + "s"):
+            return cls
     return key
 
 

@@ -41,6 +41,7 @@ CONVERSION_KINDS: tuple[str, ...] = ("grayscale", "rgba/palette", "cmyk", "16-bi
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
 _PROGRESS_MIN_FILES = 200
+MAX_UNCONFIRMED_LISTED = 500  # a very loose --hash-threshold matches nearly every pair
 
 
 class ImageProblem(JewelNetError):
@@ -214,6 +215,9 @@ class FileRecord:
     height: int | None = None
     conversions: list[str] = field(default_factory=list)
     group: int | None = None  # duplicate group (index into the report's groups), if any
+    crop_phash: str | None = None  # perceptual hash of the object crop (duplicates.py), hex
+    # The second near-duplicate check's view of the image; in memory only (not in --json).
+    look: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -228,6 +232,9 @@ class AuditReport:
     conversions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CONVERSION_KINDS, 0))
     exact_duplicates: list[list[str]] = field(default_factory=list)
     near_duplicates: list[list[str]] = field(default_factory=list)
+    # hash matches the object check did not confirm: {"paths", "shape", "colour"}
+    unconfirmed_pairs: list[dict[str, Any]] = field(default_factory=list)
+    confirm: bool = True  # near-duplicates need the object check (duplicates.py) too
     ignored: list[dict[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -252,9 +259,17 @@ class AuditReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view (what ``jewelnet audit --json`` writes)."""
-        out = dataclasses.asdict(self)
-        out = {"usable": self.usable, "problem": self.problem, **out}
-        return out
+        looks = [rec.look for rec in self.files]
+        try:
+            for rec in self.files:
+                rec.look = None
+            out = dataclasses.asdict(self)
+        finally:
+            for rec, look in zip(self.files, looks, strict=True):
+                rec.look = look
+        for rec in out["files"]:
+            del rec["look"]
+        return {"usable": self.usable, "problem": self.problem, **out}
 
 
 @dataclass
@@ -317,10 +332,14 @@ def _inspect_file(data_dir: Path, cls: str, rel: str) -> FileRecord:
         return record
     import imagehash  # imported here: only the audit needs it
 
+    from .duplicates import look_of
+
     bits = np.asarray(imagehash.phash(img).hash, dtype=bool).ravel()
     record.usable = True
     record.sha256 = hashlib.sha256(data).hexdigest()
     record.phash = np.packbits(bits).tobytes().hex()
+    record.look = look_of(img)
+    record.crop_phash = f"{record.look.crop_hash:016x}"
     record.width, record.height = img.size
     record.conversions = kinds
     return record
@@ -370,6 +389,42 @@ def _check_threshold(hash_threshold: int) -> int:
     return int(hash_threshold)
 
 
+def _hash_array(hexes: Iterable[str | None]) -> np.ndarray:
+    return np.array([int(h or "0", 16) for h in hexes], dtype=np.uint64)
+
+
+def _near_duplicate_pairs(report: AuditReport, good: list[FileRecord]) -> np.ndarray:
+    """Index pairs of near-duplicates among ``good``.
+
+    Candidates are hash matches (whole frame, and with ``report.confirm`` the object crop
+    too); with ``report.confirm`` a candidate also needs the object check of duplicates.py.
+    Rejected candidates go to ``report.unconfirmed_pairs`` so a user can see them."""
+    threshold = report.hash_threshold
+    pairs = _near_pairs(_hash_array(r.phash for r in good), threshold)
+    if not report.confirm or len(good) < 2:
+        return pairs
+    from .duplicates import COLOUR_MIN, SHAPE_MIN
+
+    crop_pairs = _near_pairs(_hash_array(r.crop_phash for r in good), threshold)
+    pairs = np.unique(np.concatenate([pairs, crop_pairs]), axis=0)
+    shapes = np.stack([r.look.shape for r in good])
+    colours = np.stack([r.look.colour for r in good])
+    shape = np.einsum("ij,ij->i", shapes[pairs[:, 0]], shapes[pairs[:, 1]])
+    colour = np.minimum(colours[pairs[:, 0]], colours[pairs[:, 1]]).sum(axis=1)
+    same = (shape >= SHAPE_MIN) & (colour >= COLOUR_MIN)
+    for (i, j), s, c in zip(pairs[~same][:MAX_UNCONFIRMED_LISTED], shape[~same],
+                            colour[~same], strict=False):
+        report.unconfirmed_pairs.append({"paths": [good[i].path, good[j].path],
+                                         "shape": round(float(s), 3),
+                                         "colour": round(float(c), 3)})
+    if (~same).any():
+        report.notes.append(
+            f"{int((~same).sum())} perceptual-hash match(es) not counted as near-duplicates: "
+            "the objects differ in shape or colour (see --preview)"
+        )
+    return pairs[same]
+
+
 def _group_duplicates(report: AuditReport) -> None:
     """Fill exact/near duplicate groups and each usable record's ``group``."""
     good = [r for r in report.files if r.usable]
@@ -383,8 +438,7 @@ def _group_duplicates(report: AuditReport) -> None:
             uf.union(first_by_sha[sha], k)
         else:
             first_by_sha[sha] = k
-    hashes = np.array([int(r.phash or "0", 16) for r in good], dtype=np.uint64)
-    for i, j in _near_pairs(hashes, report.hash_threshold):
+    for i, j in _near_duplicate_pairs(report, good):
         uf.union(int(i), int(j))
 
     members: dict[int, list[int]] = {}
@@ -421,15 +475,18 @@ def _group_duplicates(report: AuditReport) -> None:
         )
 
 
-def audit_dataset(data_dir: str | os.PathLike[str], hash_threshold: int = 4) -> AuditReport:
+def audit_dataset(data_dir: str | os.PathLike[str], hash_threshold: int = 4,
+                  confirm: bool = True) -> AuditReport:
     """Check a folder of one sub-folder per class before any split or training.
 
     Never raises for bad data: problems that block a split go into ``report.problems``
     (``report.usable`` is then False, ``report.problem`` says why in one sentence).
+    ``confirm=False`` groups near-duplicates on the perceptual hash alone (see duplicates.py).
     """
     threshold = _check_threshold(hash_threshold)
     root = Path(data_dir)
-    report = AuditReport(data_dir=root.as_posix(), hash_threshold=threshold)
+    report = AuditReport(data_dir=root.as_posix(), hash_threshold=threshold,
+                         confirm=bool(confirm))
     if not root.exists():
         report.problems.append(f"data folder {root} does not exist")
         return report
@@ -527,13 +584,34 @@ def _format_audit(report: AuditReport, limit: int = 20) -> str:
     return "\n".join(lines)
 
 
+def preview_rows(report: AuditReport, counted: int = 16,
+                 not_counted: int = 8) -> list[tuple[str, list[str]]]:
+    """Rows of the --preview sheet: near-duplicate groups (those spanning classes first, as
+    conflicting labels matter most), then hash matches the object check did not count."""
+    groups = sorted(report.near_duplicates,
+                    key=lambda g: len({p.split("/")[0] for p in g}) == 1)
+    total = len(groups)
+    rows = [(f"near-duplicate group {k + 1} of {total}: counted", list(group))
+            for k, group in enumerate(groups[:counted])]
+    rows += [(f"hash match not counted ({k + 1} of {len(report.unconfirmed_pairs)}): shape "
+              f"{p['shape']:.2f}, colour {p['colour']:.2f}", list(p["paths"]))
+             for k, p in enumerate(report.unconfirmed_pairs[:not_counted])]
+    return rows
+
+
 def run_audit(args: Any) -> int:
-    """``jewelnet audit DATA_DIR [--json OUT] [--hash-threshold N]``."""
+    """``jewelnet audit DATA_DIR [--json OUT] [--hash-threshold N] [--preview PNG]``."""
     report = audit_dataset(args.data_dir, hash_threshold=args.hash_threshold)
     print(_format_audit(report))
     if getattr(args, "json_out", None):
         atomic_write_json(args.json_out, report.to_dict())
         print(f"Report written to {args.json_out}")
+    if getattr(args, "preview", None):
+        from .duplicates import preview_sheet
+
+        rows = preview_rows(report)
+        preview_sheet(args.data_dir, rows, args.preview)
+        print(f"Near-duplicate preview ({len(rows)} rows) written to {args.preview}")
     if not report.usable:
         raise JewelNetError(report.problem)
     return 0

@@ -213,6 +213,11 @@ def _prepare_run_dir(run_dir: Path, cfg: dict[str, Any], resume: bool,
         return None
     old = read_json(cfg_path)
     status = old.get("status") if isinstance(old, dict) else None
+    if status == "failed":
+        # A start that failed before its first epoch (see _mark_failed_start): nothing in it
+        # is worth keeping, so the corrected command simply replaces it.
+        shutil.rmtree(run_dir)
+        return None
     if status == "complete":
         if resume:
             return "complete"
@@ -616,9 +621,39 @@ def train_model(
     """
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     run_dir = Path(out_dir) / run_name(check_model(model_name), prof.name, seed)
-    with _keep_previous_run(run_dir, overwrite):
+    with _keep_previous_run(run_dir, overwrite), _mark_failed_start(run_dir):
         return _train_model(model_name, data_dir, split_path, prof, out_dir, seed, weights,
                             hparams, resume, overwrite, strategy, feature_cache, progress)
+
+
+def _config_stamp(path: Path) -> tuple[int, int, int] | None:
+    """Identity of a file's current version (atomic writes give each version a new inode)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
+@contextlib.contextmanager
+def _mark_failed_start(run_dir: Path) -> Iterator[None]:
+    """If this call wrote the run's config.json and then failed before any epoch was
+    checkpointed, set its status to "failed": there is nothing to resume, so the next
+    (corrected) command may replace the folder instead of refusing it as interrupted."""
+    cfg_path = run_dir / "config.json"
+    before = _config_stamp(cfg_path)
+    try:
+        yield
+    except Exception as err:
+        stamp = _config_stamp(cfg_path)
+        started_here = stamp is not None and stamp != before
+        if started_here and not (run_dir / "checkpoints" / "state.json").is_file():
+            with contextlib.suppress(JewelNetError, OSError):  # keep the first error
+                cfg = read_json(cfg_path)
+                if isinstance(cfg, dict) and cfg.get("status") == "running":
+                    cfg.update(status="failed", failed_at=_now(), error=str(err))
+                    atomic_write_json(cfg_path, cfg)
+        raise
 
 
 @contextlib.contextmanager
@@ -716,6 +751,14 @@ def _train_model(
         if progress:
             print(f"[{run_dir.name}] already complete; nothing to resume", flush=True)
         return run_dir
+    # Decoded (and every file's hash checked) before the run folder exists: a split made for
+    # another folder, or a changed photo, must not leave a half-started run behind.
+    train = data.load_split_arrays(manifest, "train", size, data_dir=data_dir,
+                                   max_per_class=prof.max_train_per_class, seed=int(seed))
+    val = data.load_split_arrays(manifest, "val", size, data_dir=data_dir)
+    test = data.load_split_arrays(manifest, "test", size, data_dir=data_dir)
+    if len(train) == 0 or len(val) == 0:
+        raise JewelNetError(f"split manifest {split_path} has an empty train or val subset")
     resuming = isinstance(saved, dict)
     if resuming:
         cfg["started_at"] = read_json(run_dir / "config.json").get("started_at", _now())
@@ -739,12 +782,6 @@ def _train_model(
     set_seed(int(seed))
     _enable_determinism()
 
-    train = data.load_split_arrays(manifest, "train", size, data_dir=data_dir,
-                                   max_per_class=prof.max_train_per_class, seed=int(seed))
-    val = data.load_split_arrays(manifest, "val", size, data_dir=data_dir)
-    test = data.load_split_arrays(manifest, "test", size, data_dir=data_dir)
-    if len(train) == 0 or len(val) == 0:
-        raise JewelNetError(f"split manifest {split_path} has an empty train or val subset")
     cw = data.class_weights(train.labels, num_classes)
     cfg.update(num_train=len(train), num_val=len(val), num_test=len(test),
                class_weights={classes[k]: v for k, v in cw.items()})

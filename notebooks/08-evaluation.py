@@ -56,29 +56,27 @@
 # both.
 
 # %% tags=["hide-input"]
-# Colab / Kaggle / Binder only: install the package, report the GPU. Inert on a local checkout.
+# Colab / Kaggle / Binder only (inert on a local checkout): get the repository, install
+# jewelnet_utils WITHOUT touching the runtime's TensorFlow, Keras or NumPy, then install only
+# the missing packages, check versions and report the GPU (jewelnet_utils/hosted.py).
 import os
-import shutil
 import subprocess
 import sys
 
-REPO_URL = "https://github.com/jewelnet/jewelnet-book"  # = repository.url in _config.yml
-if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
-    home = "/kaggle/working" if "KAGGLE_KERNEL_RUN_TYPE" in os.environ else "/content"
-    checkout = os.path.join(home, "jewelnet-book")
+REPO_URL = "https://github.com/jewelnet/jewelnet-book"  # written from _config.yml
+ON_KAGGLE = "KAGGLE_KERNEL_RUN_TYPE" in os.environ
+ON_BINDER = "BINDER_SERVICE_HOST" in os.environ
+if "google.colab" in sys.modules or ON_KAGGLE or ON_BINDER:
+    home = "/kaggle/working" if ON_KAGGLE else "/content"
+    checkout = os.path.abspath("..") if ON_BINDER else os.path.join(home, "jewelnet-book")
     if not os.path.isdir(checkout):
         subprocess.run(["git", "clone", "--depth", "1", REPO_URL, checkout], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", checkout], check=True)
-    sys.path.insert(0, checkout)  # makes the fresh install importable without a restart
-    os.chdir(os.path.join(checkout, "notebooks"))
-    gpu = shutil.which("nvidia-smi") and subprocess.run(
-        ["nvidia-smi", "-L"], capture_output=True, text=True).stdout.strip()
-    print(gpu or "No GPU attached: switch the runtime to a GPU for PROFILE='paper'.")
-    print("Photos: set DATA_DIR below to a folder with one sub-folder per class.")
-    print("ImageNet weights: WEIGHTS='imagenet' downloads them once into ~/.keras/models/.")
-elif "BINDER_SERVICE_HOST" in os.environ:  # Binder has the repository checked out already
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", ".."], check=True)
-    sys.path.insert(0, os.path.abspath(".."))
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", checkout]
+    subprocess.run(pip, check=True)
+    sys.path.insert(0, checkout)  # importable without a restart
+    from jewelnet_utils.hosted import prepare_runtime
+
+    prepare_runtime(checkout)
 
 # %% [markdown]
 # ## Imports
@@ -314,3 +312,20 @@ if "reliability.png" in figures:
 #
 # [Notebook 09](09-recommendation.ipynb) reuses a trained network's features to recommend
 # similar items.
+
+# %% [markdown]
+# ## Resources and references
+#
+# - J. F. Nishi and M. M. Billa, *JewelNet: A Custom CNN and Transfer Learning-Based Approach for
+#   Fine-Grained Jewelry Classification*, undergraduate thesis, Independent University,
+#   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
+# - Q. McNemar, Note on the sampling error of the difference between correlated proportions or
+#   percentages, Psychometrika 12 (1947): <https://doi.org/10.1007/BF02295996>
+# - B. Efron and R. J. Tibshirani, *An Introduction to the Bootstrap*, Chapman & Hall, 1993.
+# - C. Guo, G. Pleiss, Y. Sun and K. Q. Weinberger, On calibration of modern neural networks, ICML
+#   2017: <https://arxiv.org/abs/1706.04599>
+# - R. R. Selvaraju et al., Grad-CAM: visual explanations from deep networks via gradient-based
+#   localization, ICCV 2017: <https://arxiv.org/abs/1610.02391>
+# - The per-class metrics: [scikit-learn's model evaluation
+#   guide](https://scikit-learn.org/stable/modules/model_evaluation.html).
+# - Every work the book cites, in full: [References](../book/references.md).

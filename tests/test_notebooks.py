@@ -31,7 +31,7 @@ IDS = [p.stem for p in NOTEBOOKS]
 PARAMETERS = ("PROFILE", "DATA_DIR", "WEIGHTS", "SEED", "ARTIFACTS")
 # Headings every notebook has, in this order (Project Pythia style).
 SKELETON = ("Overview", "Prerequisites", "Running on Colab or Kaggle", "Imports", "Parameters",
-            "Summary", "What's next")
+            "Summary", "What's next", "Resources and references")
 
 
 def _cells(nb) -> list[tuple[str, str]]:
@@ -122,7 +122,7 @@ def test_skeleton_headings_in_order(path):
     assert order == sorted(order), f"{path.name}: skeleton headings out of order"
     assert found["Parameters"] < _parameter_cells(nb)[0] < found["Summary"]
     titles = [t for _, t in headings]
-    assert titles[-2:] == ["Summary", "What's next"], titles[-2:]
+    assert titles[-3:] == ["Summary", "What's next", "Resources and references"], titles[-3:]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
