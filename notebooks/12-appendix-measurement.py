@@ -50,29 +50,27 @@
 # both.
 
 # %% tags=["hide-input"]
-# Colab / Kaggle / Binder only: install the package, report the GPU. Inert on a local checkout.
+# Colab / Kaggle / Binder only (inert on a local checkout): get the repository, install
+# jewelnet_utils WITHOUT touching the runtime's TensorFlow, Keras or NumPy, then install only
+# the missing packages, check versions and report the GPU (jewelnet_utils/hosted.py).
 import os
-import shutil
 import subprocess
 import sys
 
-REPO_URL = "https://github.com/jewelnet/jewelnet-book"  # = repository.url in _config.yml
-if "google.colab" in sys.modules or "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
-    home = "/kaggle/working" if "KAGGLE_KERNEL_RUN_TYPE" in os.environ else "/content"
-    checkout = os.path.join(home, "jewelnet-book")
+REPO_URL = "https://github.com/jewelnet/jewelnet-book"  # written from _config.yml
+ON_KAGGLE = "KAGGLE_KERNEL_RUN_TYPE" in os.environ
+ON_BINDER = "BINDER_SERVICE_HOST" in os.environ
+if "google.colab" in sys.modules or ON_KAGGLE or ON_BINDER:
+    home = "/kaggle/working" if ON_KAGGLE else "/content"
+    checkout = os.path.abspath("..") if ON_BINDER else os.path.join(home, "jewelnet-book")
     if not os.path.isdir(checkout):
         subprocess.run(["git", "clone", "--depth", "1", REPO_URL, checkout], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", checkout], check=True)
-    sys.path.insert(0, checkout)  # makes the fresh install importable without a restart
-    os.chdir(os.path.join(checkout, "notebooks"))
-    gpu = shutil.which("nvidia-smi") and subprocess.run(
-        ["nvidia-smi", "-L"], capture_output=True, text=True).stdout.strip()
-    print(gpu or "No GPU attached: switch the runtime to a GPU for PROFILE='paper'.")
-    print("Photos: set DATA_DIR below to a folder with one sub-folder per class.")
-    print("ImageNet weights: WEIGHTS='imagenet' downloads them once into ~/.keras/models/.")
-elif "BINDER_SERVICE_HOST" in os.environ:  # Binder has the repository checked out already
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", ".."], check=True)
-    sys.path.insert(0, os.path.abspath(".."))
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", checkout]
+    subprocess.run(pip, check=True)
+    sys.path.insert(0, checkout)  # importable without a restart
+    from jewelnet_utils.hosted import prepare_runtime
+
+    prepare_runtime(checkout)
 
 # %% [markdown]
 # ## Imports
@@ -185,3 +183,13 @@ if not exploration.empty:
 #
 # Back to the [introduction](../book/intro.md), or on to the
 # [hyperparameter appendix](11-appendix-hyperparameters.ipynb).
+
+# %% [markdown]
+# ## Resources and references
+#
+# - The thesis's input pipeline is Keras's legacy `ImageDataGenerator`; ours is
+#   [`tf.data`](https://www.tensorflow.org/guide/data), measured against it above.
+# - J. Johnson, M. Douze and H. Jégou, Billion-scale similarity search with GPUs, IEEE
+#   Transactions on Big Data 7 (2021): <https://arxiv.org/abs/1702.08734> (the FAISS library
+#   behind the catalogue-search figure).
+# - Every work the book cites, in full: [References](../book/references.md).
