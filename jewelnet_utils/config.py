@@ -148,6 +148,9 @@ class Profile:
     synth_size: int = 256
     synth_difficulty: str = "thesis"
     tuner: dict[str, Any] = field(default_factory=dict)
+    # Overrides of ``pretrain.Recipe`` (images, epochs, batch_size, learning_rate, ...;
+    # ``input_sizes`` per backbone, else the model's input size) for ``jewelnet pretrain``.
+    pretext: dict[str, Any] = field(default_factory=dict)
 
     def input_size(self, model: str) -> int:
         """Input side length for ``model`` under this profile."""
