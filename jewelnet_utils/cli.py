@@ -90,7 +90,8 @@ def _train(p: argparse.ArgumentParser) -> None:
 
 def _pretrain(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True,
-                   choices=("vgg16", "resnet50", "efficientnetb2", "all"))
+                   choices=("vgg16", "resnet50", "efficientnetb2", "all", "auto"),
+                   help="auto: those the profile's default weights need (make book uses it)")
     p.add_argument("--profile", default=None, help=f"one of: {', '.join(PROFILES)}")
     p.add_argument("--force", action="store_true",
                    help="train again even if the cache holds this recipe's backbone")

@@ -398,10 +398,19 @@ def _remove_tree(path: Path) -> None:
 
 # --------------------------------------------------------------------------- CLI
 
+def backbones_needed(profile: Profile) -> tuple[str, ...]:
+    """The backbones ``profile``'s default weights read from the cache (all or none)."""
+    return BACKBONES if profile.default_weights == SOURCE_NAME else ()
+
+
 def run_pretrain(args: argparse.Namespace) -> int:
     """``jewelnet pretrain``: build (or reuse) each requested backbone; optional results JSON."""
     prof = get_profile(args.profile)
-    names = BACKBONES if args.model == "all" else (args.model,)
+    names = backbones_needed(prof) if args.model == "auto" else (
+        BACKBONES if args.model == "all" else (args.model,))
+    if not names:
+        print(f"pretrain: the {prof.name} profile's default weights are "
+              f"{prof.default_weights or 'none'}; no pretext backbone needed")
     records = []
     for name in names:
         recipe = recipe_for(name, prof)
