@@ -92,6 +92,17 @@ def _train(p: argparse.ArgumentParser) -> None:
                         "(default: the profile's)")
 
 
+def _pretrain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True,
+                   choices=("vgg16", "resnet50", "efficientnetb2", "all", "auto"),
+                   help="auto: those the profile's default weights need (make book uses it)")
+    p.add_argument("--profile", default=None, help=f"one of: {', '.join(PROFILES)}")
+    p.add_argument("--force", action="store_true",
+                   help="train again even if the cache holds this recipe's backbone")
+    p.add_argument("--json", dest="json_out", help="also write the records as JSON here")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def _evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", nargs="+", required=True,
                    help="run folders written by `jewelnet train`")
@@ -166,6 +177,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str, s
     "calibrate": ("train the Custom CNN on JewelSynth difficulties (calibration)", _calibrate,
                   "synth", "run_calibrate"),
     "train": ("train one model and write a run folder", _train, "train", "run_train"),
+    "pretrain": ("pretrain a backbone on a pretext task without class labels (cached)",
+                 _pretrain, "pretrain", "run_pretrain"),
     "evaluate": ("metrics, statistics and figures over run folders", _evaluate, "evaluate",
                  "run_evaluate"),
     "predict": ("classify images with a trained run", _predict, "recommend", "run_predict"),

@@ -166,6 +166,9 @@ class Profile:
     synth_size: int = 256
     synth_difficulty: str = "thesis"
     tuner: dict[str, Any] = field(default_factory=dict)
+    # Overrides of ``pretrain.Recipe`` (images, epochs, batch_size, learning_rate, ...;
+    # ``input_sizes`` per backbone, else the model's input size) for ``jewelnet pretrain``.
+    pretext: dict[str, Any] = field(default_factory=dict)
 
     def input_size(self, model: str) -> int:
         """Input side length for ``model`` under this profile."""
@@ -217,6 +220,9 @@ PROFILES: dict[str, Profile] = {
         # init and from a pretrained stand-in backbone; one view is the cheapest.
         feature_cache_views=1,
         default_weights=None,
+        # `jewelnet pretrain` (pretrain.Recipe): 4,800 unlabelled images, six epochs, each
+        # backbone at its own input size.
+        pretext={"images": 4800, "epochs": 6},
         # One full Hyperband iteration: 10 trials, 36 epochs (5 x 2, the best 2 on to 6, then
         # 3 x 6). Custom CNN on the thesis-count JewelSynth set: 20.3 min wall on 2 cores
         # shared with other jobs (load ~8); about 10 CPU-minutes, so well under 20 min alone.
@@ -236,6 +242,7 @@ PROFILES: dict[str, Profile] = {
         default_weights=None,
         synth_counts="24",
         synth_size=128,
+        pretext={"images": 64, "epochs": 1, "batch_size": 16},
         # Two Hyperband iterations of a one-epoch bracket: two trials of one epoch.
         tuner={"algorithm": "hyperband", "max_epochs": 1, "max_trials": 2, "factor": 3,
                "hyperband_iterations": 2},

@@ -199,19 +199,29 @@ def imagenet_weights_file(name: str, download: bool = True) -> Path:
     )
 
 
+# Suffix of a backbone file written by ``jewelnet pretrain`` (Keras 3 weights of the nested
+# ``backbone`` model only); distinct from a whole model's ``.weights.h5``.
+PRETEXT_SUFFIX = ".backbone.weights.h5"
+
+
 def weights_kind(name: str, weights: str | os.PathLike[str] | None) -> str:
-    """Classify a ``weights`` argument: 'none', 'imagenet', 'backbone_file' or 'model_file'."""
+    """Classify a ``weights`` argument: 'none', 'imagenet', 'pretext' (the cached backbone of
+    ``jewelnet pretrain``, resolved by ``pretrain.resolve_backbone``), 'pretext_file',
+    'backbone_file' or 'model_file'."""
     if weights is None or (isinstance(weights, str) and weights.lower() in ("none", "")):
         return "none"
-    if isinstance(weights, str) and weights.lower() == "imagenet":
+    if isinstance(weights, str) and weights.lower() in ("imagenet", "pretext"):
         # The custom CNN is trained from scratch (section 4.3): no pretrained weights exist.
-        return "none" if name == "custom_cnn" else "imagenet"
+        return "none" if name == "custom_cnn" else weights.lower()
     path = Path(weights)
     if not path.is_file():
         raise JewelNetError(
-            f"weights file not found: {path} (use imagenet, none, or the path of a file)"
+            f"weights file not found: {path} (use imagenet, pretext, none, or the path of a "
+            f"file)"
         )
     text = path.name.lower()
+    if text.endswith(PRETEXT_SUFFIX) and name != "custom_cnn":
+        return "pretext_file"
     if text.endswith(".keras") or text.endswith(".weights.h5") or name == "custom_cnn":
         return "model_file"
     if text.endswith((".h5", ".hdf5")):
@@ -222,14 +232,17 @@ def weights_kind(name: str, weights: str | os.PathLike[str] | None) -> str:
     )
 
 
-def _load_backbone_file(name: str, backbone: keras.Model, path: Path) -> None:
+def _load_backbone_file(name: str, backbone: keras.Model, path: Path,
+                        imagenet: bool = True) -> None:
+    """Load a backbone file; ``imagenet``: it is Keras's notop download (EfficientNet then
+    needs its ImageNet std folded in; our own pretext backbones were trained without it)."""
     try:
         backbone.load_weights(str(path))
     except Exception as err:  # noqa: BLE001 - surface as one clear line
         raise JewelNetError(
             f"cannot load backbone weights from {path} into {name}: {err}".replace("\n", " ")
         ) from err
-    if name == "efficientnetb2":
+    if name == "efficientnetb2" and imagenet:
         norm = next(la for la in backbone.layers if isinstance(la, keras.layers.Normalization))
         var = keras.ops.convert_to_numpy(norm.adapt_variance)
         std = np.asarray(_EFFNET_STD_RGB, dtype=var.dtype).reshape(var.shape)
@@ -336,16 +349,23 @@ def build_model(
     if num_classes < 2:
         raise JewelNetError(f"num_classes must be at least 2, got {num_classes}")
     kind = weights_kind(name, weights)
+    if kind == "pretext":
+        from .pretrain import resolve_backbone
+
+        # Without a profile the recipe is $PROFILE's (else cpu's); train_model resolves it
+        # with the run's own profile before calling here.
+        weights, kind = resolve_backbone(name), "pretext_file"
     # Resolve the ImageNet file before spending time on the graph (and fail fast offline).
     backbone_file = (imagenet_weights_file(name) if kind == "imagenet"
-                     else Path(weights) if kind == "backbone_file" else None)
+                     else Path(weights) if kind in ("backbone_file", "pretext_file") else None)
 
     if name == "custom_cnn":
         model = _custom_cnn(size, num_classes, hp)
     else:
         model = _transfer(name, size, num_classes, hp)
         if backbone_file is not None:
-            _load_backbone_file(name, backbone_of(model), backbone_file)
+            _load_backbone_file(name, backbone_of(model), backbone_file,
+                                imagenet=kind != "pretext_file")
     if kind == "model_file":
         try:
             model.load_weights(str(weights))

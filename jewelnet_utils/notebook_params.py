@@ -187,7 +187,8 @@ def _check_weights(value: Any, profile: Profile, root: Path) -> tuple[str | None
         return None, "none (random initialisation)"
     if not isinstance(value, (str, os.PathLike)):
         raise ParameterError(
-            f"WEIGHTS must be 'profile', 'imagenet', 'none' or a file path; got {value!r}"
+            f"WEIGHTS must be 'profile', 'imagenet', 'pretext', 'none' or a file path; "
+            f"got {value!r}"
         )
     text = str(value).strip()
     if text.lower() == "profile":
@@ -197,10 +198,13 @@ def _check_weights(value: Any, profile: Profile, root: Path) -> tuple[str | None
         return default, f"{default} (the {profile.name} profile's default)"
     if text.lower() == "imagenet":
         return "imagenet", "imagenet"
+    if text.lower() == "pretext":
+        return "pretext", "pretext (our backbone pretrained on unlabelled JewelSynth)"
     path = _resolve(root, text)
     if not path.is_file():
         raise ParameterError(
-            f"WEIGHTS={text!r} is not 'profile', 'imagenet' or 'none', and no file exists at {path}"
+            f"WEIGHTS={text!r} is not 'profile', 'imagenet', 'pretext' or 'none', and no file "
+            f"exists at {path}"
         )
     return str(path), f"file {path.name}"
 

@@ -50,7 +50,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import __version__, augment, data, models
+from . import __version__, augment, data, models, pretrain
 from .config import MODEL_SPECS, JewelNetError, Profile, check_model, get_profile, run_name
 from .utils import (
     atomic_write_bytes,
@@ -707,7 +707,14 @@ def _train_model(
         weights = prof.default_weights
     weights_label = _weights_label(weights)
     weights_kind = models.weights_kind(model_name, weights)
-    if weights_kind in ("model_file", "backbone_file"):
+    weights_source: dict[str, Any] = {}
+    if weights_kind == "pretext":
+        # Our own backbone for this profile's recipe: the run names the source ("pretext")
+        # and records which cached file and recipe it was; a missing file is a clear error.
+        weights_source = pretrain.weights_record(model_name, prof)
+        weights = weights_source["weights_file"]
+        weights_label = "pretext"
+    elif weights_kind in ("model_file", "backbone_file", "pretext_file"):
         weights_label = str(Path(weights).resolve())
     elif weights_kind == "none":
         weights_label = "none"
@@ -735,7 +742,7 @@ def _train_model(
     run_dir = Path(out_dir) / run_name(model_name, prof.name, seed)
     cfg: dict[str, Any] = {
         "model": model_name, "profile": prof.to_dict(), "seed": int(seed),
-        "weights": weights_label, "hparams": hp, "model_hparams": model_hp,
+        "weights": weights_label, **weights_source, "hparams": hp, "model_hparams": model_hp,
         "data_dir": str(data_dir), "split": str(split_path), "split_seed": manifest.get("seed"),
         "data_hash": data.data_hash(manifest), "classes": classes, "input_size": size,
         "batch_size": batch_size, "learning_rate": lr, "lr_decay": prof.lr_decay,

@@ -1,0 +1,423 @@
+"""Our own pretrained backbones: a pretext task on unlabelled JewelSynth images.
+
+ImageNet weights cannot always be had (offline machines), and a backbone trained from random
+weights on ~850 images in a few CPU minutes stays near chance. So ``jewelnet pretrain`` trains
+each backbone on a task that never sees the eight class labels: from JewelSynth images of
+*another* data seed it predicts how each image was rendered. The targets are
+
+- ``metal``: which of the four metals (a softmax head);
+- ``light``: the light direction as (cos, sin);
+- ``pose``: the object's rotation and its offset from the centre, plus the photo's brightness,
+  contrast and shadow strength (z-scored regression);
+- ``mask``: the object's silhouette on a coarse grid (area fraction per cell, sigmoid).
+
+Every one of them is drawn independently of the class or measured from the pixels; the
+metadata fields that depend on the class (``style``, ``ambiguous``, ``aspect``, ``scale``,
+``background``/``bg_colour`` through the class's skin probability, ``cropped``/
+``crop_fraction`` through forced crops, ``gem_colour`` through which classes carry a stone)
+are never used. The class is only used to pick what the renderer draws, as the generator does.
+
+This is domain-adaptive pretraining: the source images share JewelSynth's renderer, so the
+source sits far closer to the target than ImageNet sits to real photos. The book says so.
+
+The backbone is written to a per-machine cache keyed by the recipe and the generator version
+(``backbone_path``), through a temporary file and ``os.replace``, so a half-written file is
+never read. Training checkpoints after every epoch (weights and optimizer); a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import synth
+from .config import CLASSES, JewelNetError, Profile, check_model, get_profile
+from .utils import atomic_write_json, library_versions
+
+# Bump when the code below would train another backbone from the same recipe.
+FORMAT_VERSION = 1
+SOURCE_NAME = "pretext"  # the --weights value that means "our cached pretext backbone"
+METAL_NAMES = tuple(synth.METALS)
+# Regression targets of the ``pose`` head, in this order (all class-independent draws).
+POSE_FIELDS = ("rotation", "offset_x", "offset_y", "brightness", "contrast", "shadow")
+BACKBONES = ("vgg16", "resnet50", "efficientnetb2")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides the pretrained weights (hashed into the cache key)."""
+
+    model: str
+    input_size: int  # pretraining size; conv weights do not depend on it
+    images: int = 4800
+    epochs: int = 6
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    warmup_fraction: float = 0.1  # of all updates, linear from 0, then cosine to 0
+    mask_grid: int = 16  # divides the render size, so each cell is an exact pixel block
+    head_units: int = 256
+    val_fraction: float = 0.1
+    data_seed: int = 1  # the default data set is seed 0; this one never overlaps it
+    render_size: int = 256
+    difficulty: str = "thesis"
+    seed: int = 42
+
+    def key(self) -> str:
+        """Short hash of the recipe, the generator version and this module's format."""
+        blob = json.dumps({"recipe": dataclasses.asdict(self), "generator": synth.VERSION,
+                           "format": FORMAT_VERSION}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def recipe_for(model: str, profile: Profile | str | None = None) -> Recipe:
+    """The profile's pretext recipe for ``model`` (Profile.pretext overrides the defaults)."""
+    check_model(model)
+    if model not in BACKBONES:
+        raise JewelNetError(f"{model} has no pretrained backbone (it is trained from scratch); "
+                            f"choose one of: {', '.join(BACKBONES)}")
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    overrides = dict(prof.pretext)
+    sizes = overrides.pop("input_sizes", {})
+    size = int(sizes.get(model, prof.input_size(model)))
+    return Recipe(model=model, input_size=size, render_size=prof.synth_size,
+                  difficulty=prof.synth_difficulty, **overrides)
+
+
+# --------------------------------------------------------------------------- cache
+
+def cache_root() -> Path:
+    """$JEWELNET_CACHE, else $XDG_CACHE_HOME/jewelnet, else ~/.cache/jewelnet."""
+    env = os.environ.get("JEWELNET_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "jewelnet"
+
+
+def backbone_path(recipe: Recipe) -> Path:
+    """Where the finished backbone of ``recipe`` lives (it exists only once complete)."""
+    from .models import PRETEXT_SUFFIX
+
+    return cache_root() / "backbones" / f"{recipe.model}-{recipe.key()}{PRETEXT_SUFFIX}"
+
+
+def record_path_of(backbone: Path) -> Path:
+    """The JSON record (source-task scores, timings) kept beside a cached backbone."""
+    from .models import PRETEXT_SUFFIX
+
+    return backbone.with_name(backbone.name.removesuffix(PRETEXT_SUFFIX) + ".json")
+
+
+def work_dir(recipe: Recipe) -> Path:
+    """Checkpoints of an unfinished pretraining (removed when it completes)."""
+    return cache_root() / "backbones" / "partial" / f"{recipe.model}-{recipe.key()}"
+
+
+def resolve_backbone(model: str, profile: Profile | str | None = None) -> Path:
+    """The cached pretext backbone of ``model``, or one clear line saying how to make it."""
+    recipe = recipe_for(model, profile)
+    path = backbone_path(recipe)
+    if not path.is_file():
+        prof = profile.name if isinstance(profile, Profile) else get_profile(profile).name
+        raise JewelNetError(
+            f"no pretext backbone for {model} in {path.parent} (recipe {recipe.key()}); "
+            f"build it with: jewelnet pretrain --model {model} --profile {prof}"
+        )
+    return path
+
+
+def weights_record(model: str, profile: Profile | str | None = None) -> dict[str, Any]:
+    """What a run records about its ``pretext`` weights: the file, its recipe key and the
+    generator version (raises the one-line "run jewelnet pretrain" error when missing)."""
+    path = resolve_backbone(model, profile)
+    return {"weights_file": str(path.resolve()), "weights_recipe": recipe_for(model, profile).key(),
+            "weights_generator_version": synth.VERSION}
+
+
+# --------------------------------------------------------------------------- source images
+
+def _render_one(args: tuple[int, int, int, int, str, int]) -> tuple[np.ndarray, np.ndarray,
+                                                                       dict[str, Any]]:
+    """Image (uint8, input size), coarse mask and metadata of pretext image ``i``."""
+    from PIL import Image
+
+    i, seed, render_size, size, difficulty, grid = args
+    # The class only chooses what to draw (round robin); it is never stored or predicted.
+    cls = CLASSES[i % len(CLASSES)]
+    sample = synth.render_sample(cls, synth.image_rng(seed, cls, i // len(CLASSES)),
+                                 render_size, difficulty)
+    image = np.asarray(sample.image.convert("RGB").resize((size, size), Image.Resampling.BOX))
+    cells = sample.mask.astype(np.float32).reshape(grid, render_size // grid, grid, -1)
+    mask = cells.mean(axis=(1, 3)) if render_size % grid == 0 else _resize_mask(sample.mask, grid)
+    return image, mask.astype(np.float32).ravel(), sample.meta
+
+
+def _resize_mask(mask: np.ndarray, grid: int) -> np.ndarray:
+    from PIL import Image
+
+    img = Image.fromarray((mask * 255).astype(np.uint8))
+    return np.asarray(img.resize((grid, grid), Image.Resampling.BOX), dtype=np.float32) / 255
+
+
+def render_source(recipe: Recipe, workers: int | None = None,
+                  progress: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Render the unlabelled source images and their pretext targets."""
+    from tqdm.auto import tqdm
+
+    jobs = [(i, recipe.data_seed, recipe.render_size, recipe.input_size, recipe.difficulty,
+             recipe.mask_grid) for i in range(recipe.images)]
+    workers = workers or os.cpu_count() or 1
+    bar = {"total": len(jobs), "desc": "render source", "disable": not progress}
+    if workers == 1:
+        return _stack(list(tqdm(map(_render_one, jobs), **bar)))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = list(tqdm(pool.map(_render_one, jobs, chunksize=32), **bar))
+    return _stack(results)
+
+
+def _stack(results: list) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    images = np.stack([r[0] for r in results]).astype(np.float32)
+    return images, targets_from(results)
+
+
+def targets_from(results: list) -> dict[str, np.ndarray]:
+    """Pretext targets from (image, mask, metadata) triples; never a class-dependent field."""
+    metas = [r[2] for r in results]
+    metal = np.array([METAL_NAMES.index(m["metal"]) for m in metas])
+    light = np.radians([float(m["light_deg"]) for m in metas])
+    pose = np.array([[float(m[f]) for f in POSE_FIELDS] for m in metas], dtype=np.float32)
+    pose = (pose - pose.mean(axis=0)) / np.maximum(pose.std(axis=0), 1e-6)
+    return {
+        "metal": np.eye(len(METAL_NAMES), dtype=np.float32)[metal],
+        "light": np.stack([np.cos(light), np.sin(light)], axis=1).astype(np.float32),
+        "pose": pose.astype(np.float32),
+        "mask": np.stack([r[1] for r in results]).astype(np.float32),
+    }
+
+
+# --------------------------------------------------------------------------- model
+
+def build_pretext_model(recipe: Recipe) -> Any:
+    """Backbone (named ``backbone``, the classifier's own graph) + GAP + four small heads."""
+    import keras
+
+    from . import models
+
+    size = recipe.input_size
+    inputs = keras.Input((size, size, 3), name="image")
+    x = inputs
+    if recipe.model in models.BackbonePreprocess._FUNCS:
+        x = models.BackbonePreprocess(recipe.model, name="preprocess")(x)
+    x = models._backbone(recipe.model, size)(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = {}
+    for name, units, activation in (("metal", len(METAL_NAMES), "softmax"), ("light", 2, None),
+                                    ("pose", len(POSE_FIELDS), None),
+                                    ("mask", recipe.mask_grid ** 2, "sigmoid")):
+        hidden = keras.layers.Dense(recipe.head_units, activation="relu",
+                                    name=f"{name}_hidden")(x)
+        outputs[name] = keras.layers.Dense(units, activation=activation, name=name)(hidden)
+    return keras.Model(inputs, outputs, name=f"pretext_{recipe.model}")
+
+
+def compile_pretext(model: Any, recipe: Recipe, steps: int) -> None:
+    """Adam with linear warm-up then cosine decay (plain Adam at a fixed rate stalls deep
+    backbones trained from random weights)."""
+    import keras
+
+    warmup = max(1, int(steps * recipe.warmup_fraction))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(1, steps - warmup), warmup_target=recipe.learning_rate,
+        warmup_steps=warmup)
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss={"metal": "categorical_crossentropy", "light": "mse", "pose": "mse",
+              "mask": "binary_crossentropy"},
+        metrics={"metal": ["accuracy"]},
+    )
+
+
+# --------------------------------------------------------------------------- training
+
+def _split(n: int, recipe: Recipe) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(recipe.seed).permutation(n)
+    n_val = max(1, int(round(n * recipe.val_fraction)))
+    return order[n_val:], order[:n_val]
+
+
+def _pick(targets: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[idx] for k, v in targets.items()}
+
+
+def _save_checkpoint(model: Any, ckpt: Path, epoch: int) -> None:
+    """Model + optimizer after ``epoch`` finished epochs; the state file is written last."""
+    ckpt.mkdir(parents=True, exist_ok=True)
+    tmp = ckpt / f".tmp-{os.getpid()}.keras"
+    model.save(tmp)
+    os.replace(tmp, ckpt / "last.keras")
+    atomic_write_json(ckpt / "state.json", {"epochs_done": epoch})
+
+
+def _load_checkpoint(ckpt: Path) -> tuple[Any, int] | None:
+    """(model, epochs done) of an interrupted run, or None if there is nothing usable."""
+    import keras
+
+    from .models import CUSTOM_OBJECTS
+
+    state, weights = ckpt / "state.json", ckpt / "last.keras"
+    if not (state.is_file() and weights.is_file()):
+        return None
+    try:
+        done = int(json.loads(state.read_text())["epochs_done"])
+        model = keras.models.load_model(weights, custom_objects=CUSTOM_OBJECTS, compile=True)
+    except Exception:  # noqa: BLE001 - an unreadable checkpoint means starting afresh
+        return None
+    return model, done
+
+
+def _write_backbone(model: Any, target: Path) -> None:
+    """Save the backbone's weights through a temporary file, then move it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Keras wants the .weights.h5 suffix; the dot prefix keeps the temp apart from finished files.
+    tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
+    try:
+        model.get_layer("backbone").save_weights(str(tmp))
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def evaluate_heads(model: Any, images: np.ndarray, targets: dict[str, np.ndarray],
+                   baseline: dict[str, np.ndarray], batch_size: int) -> dict[str, Any]:
+    """Per-head source-task scores on held-out images, beside a no-skill baseline (the
+    training set's majority metal and mean targets)."""
+    pred = model.predict(images, batch_size=batch_size, verbose=0)
+    metal_true = targets["metal"].argmax(1)
+    light_err = np.degrees(np.abs(np.angle(
+        np.exp(1j * (np.arctan2(pred["light"][:, 1], pred["light"][:, 0])
+                     - np.arctan2(targets["light"][:, 1], targets["light"][:, 0]))))))
+    light_mean = np.arctan2(baseline["light"][:, 1].mean(), baseline["light"][:, 0].mean())
+    light_base = np.degrees(np.abs(np.angle(np.exp(1j * (
+        light_mean - np.arctan2(targets["light"][:, 1], targets["light"][:, 0]))))))
+    pose_mae = np.abs(pred["pose"] - targets["pose"]).mean(axis=0)
+    pose_base = np.abs(baseline["pose"].mean(axis=0) - targets["pose"]).mean(axis=0)
+    return {
+        "n": int(len(images)),
+        "metal_accuracy": float((pred["metal"].argmax(1) == metal_true).mean()),
+        "metal_accuracy_baseline": float((metal_true == baseline["metal"].sum(0).argmax()).mean()),
+        "light_error_deg": float(light_err.mean()),
+        "light_error_deg_baseline": float(light_base.mean()),
+        "pose_mae_z": {f: float(v) for f, v in zip(POSE_FIELDS, pose_mae, strict=True)},
+        "pose_mae_z_baseline": {f: float(v) for f, v in zip(POSE_FIELDS, pose_base,
+                                                             strict=True)},
+        "mask_iou": _mask_iou(pred["mask"], targets["mask"]),
+        "mask_iou_baseline": _mask_iou(
+            np.broadcast_to(baseline["mask"].mean(0), targets["mask"].shape), targets["mask"]),
+    }
+
+
+def _mask_iou(pred: np.ndarray, true: np.ndarray) -> float:
+    p, t = pred > 0.5, true > 0.5
+    inter, union = (p & t).sum(1), (p | t).sum(1)
+    return float(np.mean(np.where(union > 0, inter / np.maximum(union, 1), 1.0)))
+
+
+def pretrain(recipe: Recipe, *, progress: bool = True, workers: int | None = None,
+             force: bool = False) -> dict[str, Any]:
+    """Train ``recipe``'s backbone (resuming an interrupted run) and cache it. Returns the
+    record (also written beside the backbone as ``.json``); a cached backbone is reused."""
+    target = backbone_path(recipe)
+    record_path = record_path_of(target)
+    if target.is_file() and not force:
+        record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+        return {**record, "path": str(target), "reused": True}
+    import keras
+
+    from .utils import set_seed
+
+    wall0, cpu0, load0 = time.time(), time.process_time(), os.getloadavg()
+    images, targets = render_source(recipe, workers=workers, progress=progress)
+    render_s = time.time() - wall0
+    train_idx, val_idx = _split(len(images), recipe)
+    steps_per_epoch = math.ceil(len(train_idx) / recipe.batch_size)
+    ckpt = work_dir(recipe)
+    resumed = None if force else _load_checkpoint(ckpt)
+    set_seed(recipe.seed)
+    if resumed is None:
+        model, done = build_pretext_model(recipe), 0
+        compile_pretext(model, recipe, steps_per_epoch * recipe.epochs)
+    else:
+        model, done = resumed
+    history: list[dict[str, float]] = []
+    for epoch in range(done, recipe.epochs):
+        # Each epoch's order depends only on (seed, epoch): a resumed run sees what an
+        # uninterrupted one would have seen.
+        order = train_idx[np.random.default_rng([recipe.seed, epoch]).permutation(len(train_idx))]
+        if progress:
+            print(f"pretrain {recipe.model}: epoch {epoch + 1}/{recipe.epochs}", flush=True)
+        fit = model.fit(images[order], _pick(targets, order), batch_size=recipe.batch_size,
+                        epochs=1, shuffle=False, verbose=1 if progress else 0)
+        history.append({k: float(v[-1]) for k, v in fit.history.items()})
+        _save_checkpoint(model, ckpt, epoch + 1)
+    scores = evaluate_heads(model, images[val_idx], _pick(targets, val_idx),
+                            _pick(targets, train_idx), recipe.batch_size)
+    _write_backbone(model, target)
+    record = {
+        "source": SOURCE_NAME, "model": recipe.model, "recipe": dataclasses.asdict(recipe),
+        "key": recipe.key(), "generator_version": synth.VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source_task": scores, "history": history, "resumed_from_epoch": done,
+        "render_s": round(render_s, 1), "wall_s": round(time.time() - wall0, 1),
+        "cpu_s": round(time.process_time() - cpu0, 1),
+        "load_average": {"start": list(load0), "end": list(os.getloadavg())},
+        "cpu_count": os.cpu_count(), "libraries": library_versions(),
+    }
+    atomic_write_json(record_path, record)
+    _remove_tree(ckpt)
+    keras.backend.clear_session()
+    return {**record, "path": str(target), "reused": False}
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- CLI
+
+def backbones_needed(profile: Profile) -> tuple[str, ...]:
+    """The backbones ``profile``'s default weights read from the cache (all or none)."""
+    return BACKBONES if profile.default_weights == SOURCE_NAME else ()
+
+
+def run_pretrain(args: argparse.Namespace) -> int:
+    """``jewelnet pretrain``: build (or reuse) each requested backbone; optional results JSON."""
+    prof = get_profile(args.profile)
+    names = backbones_needed(prof) if args.model == "auto" else (
+        BACKBONES if args.model == "all" else (args.model,))
+    if not names:
+        print(f"pretrain: the {prof.name} profile's default weights are "
+              f"{prof.default_weights or 'none'}; no pretext backbone needed")
+    records = []
+    for name in names:
+        recipe = recipe_for(name, prof)
+        record = pretrain(recipe, progress=not args.quiet, force=args.force)
+        verb = "reused" if record["reused"] else "wrote"
+        print(f"pretrain {name}: {verb} {record['path']}")
+        records.append(record)
+    if args.json_out:
+        atomic_write_json(args.json_out, {"profile": prof.name, "backbones": records})
+    return 0

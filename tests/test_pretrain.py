@@ -1,0 +1,179 @@
+"""jewelnet pretrain: cache key, atomic backbone files, resume, and the weights sources a run
+records (pretext, and ImageNet from Keras's cache without a download)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from jewelnet_utils import cli, data, models, pretrain, synth, train
+from jewelnet_utils.config import PROFILES, JewelNetError
+
+# Smallest recipe that exercises every head: 16 images of 64 px rendered, 32 px inputs.
+TINY_PRETEXT = {"images": 16, "epochs": 2, "batch_size": 8, "mask_grid": 8, "head_units": 8,
+                "val_fraction": 0.25}
+TINY = dataclasses.replace(
+    PROFILES["smoke"], name="tiny", input_sizes={"custom_cnn": 48, "vgg16": 32, "resnet50": 32,
+                                                 "efficientnetb2": 32},
+    batch_size=8, max_epochs=1, stage1_epochs=1, stage2_epochs=1, feature_cache_views=1,
+    max_train_per_class=None, synth_size=64, pretext=TINY_PRETEXT,
+)
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "cache"
+    monkeypatch.setenv("JEWELNET_CACHE", str(root))
+    return root
+
+
+@pytest.fixture
+def tiny_data(tmp_path: Path) -> tuple[Path, Path]:
+    """Two classes x 8 images and a split manifest."""
+    data_dir = tmp_path / "data"
+    rng = np.random.default_rng(3)
+    for label, cls in enumerate(("ring", "chain")):
+        (data_dir / cls).mkdir(parents=True)
+        for i in range(8):
+            pixels = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+            pixels[..., label] = 255  # one channel names the class
+            Image.fromarray(pixels).resize((48, 48)).save(data_dir / cls / f"{i:02d}.png")
+    split = tmp_path / "split.json"
+    data.save_manifest(data.make_split(data_dir, seed=42), split)
+    return data_dir, split
+
+
+def test_cache_key_follows_recipe_and_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    recipe = pretrain.recipe_for("vgg16", TINY)
+    key = recipe.key()
+    assert recipe.key() == key  # stable
+    for change in ({"epochs": 3}, {"learning_rate": 2e-4}, {"data_seed": 2}, {"input_size": 48},
+                   {"model": "resnet50"}):
+        assert dataclasses.replace(recipe, **change).key() != key, change
+    monkeypatch.setattr(synth, "VERSION", synth.VERSION + ".x")
+    assert recipe.key() != key
+    assert recipe.key() in pretrain.backbone_path(recipe).name
+
+
+def test_recipe_comes_from_the_profile() -> None:
+    recipe = pretrain.recipe_for("vgg16", TINY)
+    assert (recipe.images, recipe.epochs, recipe.input_size) == (16, 2, 32)
+    with pytest.raises(JewelNetError, match="trained from scratch"):
+        pretrain.recipe_for("custom_cnn", TINY)
+
+
+def test_missing_backbone_is_one_clear_line(cache: Path, tiny_data, capsys) -> None:
+    data_dir, split = tiny_data
+    code = cli.main(["train", "--model", "vgg16", "--data", str(data_dir), "--split", str(split),
+                     "--profile", "smoke", "--weights", "pretext", "--out",
+                     str(cache.parent / "runs")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert "jewelnet pretrain --model vgg16 --profile smoke" in err
+
+
+def test_partial_backbone_is_never_used(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recipe = pretrain.recipe_for("vgg16", TINY)
+    target = pretrain.backbone_path(recipe)
+    target.parent.mkdir(parents=True)
+    # A temp file left by a killed writer sits beside the target under another name.
+    (target.parent / f".tmp-99-{target.name}").write_bytes(b"half a file")
+    with pytest.raises(JewelNetError, match="jewelnet pretrain"):
+        pretrain.resolve_backbone("vgg16", TINY)
+
+    model = pretrain.build_pretext_model(recipe)
+
+    def crash(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pretrain.os, "replace", crash)
+    with pytest.raises(OSError):
+        pretrain._write_backbone(model, target)
+    assert not target.exists()
+    assert [p.name for p in target.parent.iterdir() if p.is_file()] == [f".tmp-99-{target.name}"]
+
+
+def test_pretrain_resume_and_train_records_source(cache: Path, tiny_data,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    recipe = pretrain.recipe_for("vgg16", TINY)
+    real_fit = keras.Model.fit
+    calls = {"n": 0}
+
+    def fit_then_die(self, *args, **kwargs):  # the second epoch is interrupted
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", fit_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain.pretrain(recipe, progress=False, workers=1)
+    assert not pretrain.backbone_path(recipe).exists()
+    assert json.loads((pretrain.work_dir(recipe) / "state.json").read_text()) == {
+        "epochs_done": 1}
+    monkeypatch.setattr(keras.Model, "fit", real_fit)
+
+    record = pretrain.pretrain(recipe, progress=False, workers=1)
+    path = pretrain.backbone_path(recipe)
+    assert record["resumed_from_epoch"] == 1 and len(record["history"]) == 1
+    assert path.is_file() and not pretrain.work_dir(recipe).exists()
+    scores = record["source_task"]
+    assert scores["n"] == 4 and 0 <= scores["metal_accuracy"] <= 1
+    assert pretrain.pretrain(recipe, progress=False)["reused"] is True
+
+    data_dir, split = tiny_data
+    run = train.train_model("vgg16", data_dir, split, profile=TINY, out_dir=cache.parent / "r",
+                            weights="pretext", progress=False)
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["weights"] == "pretext"
+    assert cfg["weights_file"] == str(path.resolve())
+    assert cfg["weights_recipe"] == recipe.key()
+    # The backbone the run started from is the pretext one (stage 1 leaves it frozen, and
+    # TINY's stage 2 tail is the last 8 layers: compare the first conv block).
+    built = models.build_model("vgg16", num_classes=2, input_size=32, weights=str(path))
+    with h5py.File(path) as handle:
+        assert len(handle.keys()) > 0
+    first = models.backbone_of(built).get_layer("block1_conv1").get_weights()[0]
+    fresh = models.build_model("vgg16", num_classes=2, input_size=32, weights=None)
+    assert not np.allclose(first, models.backbone_of(fresh).get_layer(
+        "block1_conv1").get_weights()[0])
+    trained = keras.models.load_model(run / "model.keras", custom_objects=models.CUSTOM_OBJECTS)
+    np.testing.assert_array_equal(
+        models.backbone_of(trained).get_layer("block1_conv1").get_weights()[0], first)
+
+
+def test_imagenet_from_keras_home_without_download(tmp_path: Path, tiny_data,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--weights imagenet` loads the file at Keras's cache path and never calls get_file."""
+    from keras.src.legacy.saving import legacy_h5_format
+
+    home = tmp_path / "keras_home"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_network)
+    keras.utils.set_random_seed(11)
+    source = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    (home / "models").mkdir(parents=True)
+    with h5py.File(home / "models" / models.BACKBONE_WEIGHTS["vgg16"][0], "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, source)
+
+    data_dir, split = tiny_data
+    code = cli.main(["train", "--model", "vgg16", "--data", str(data_dir), "--split", str(split),
+                     "--profile", "smoke", "--weights", "imagenet", "--out", str(tmp_path / "r")])
+    assert code == 0
+    run = tmp_path / "r" / "vgg16-smoke-s42"
+    assert json.loads((run / "config.json").read_text())["weights"] == "imagenet"
+    trained = keras.models.load_model(run / "model.keras", custom_objects=models.CUSTOM_OBJECTS)
+    np.testing.assert_array_equal(  # block 1 is frozen in both stages: still Keras's file
+        models.backbone_of(trained).get_layer("block1_conv1").get_weights()[0],
+        source.get_layer("block1_conv1").get_weights()[0])
