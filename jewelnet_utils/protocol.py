@@ -453,7 +453,9 @@ def render() -> str:
         "     regenerates this page and fails when it differs. -->",
         "# Protocol: thesis and ours",
         "",
-        "This appendix sets the thesis's training protocol beside ours, setting by setting. "
+        "This appendix sets the thesis's {cite}`nishi2026jewelnet` training protocol for its "
+        "custom CNN, VGG16 {cite}`simonyan2015vgg`, ResNet50 {cite}`he2016resnet` and "
+        "EfficientNetB2 {cite}`tan2019efficientnet` beside ours, setting by setting. "
         "Each row gives the thesis's value with the table (or section) and the line of the "
         "thesis text it comes from, then our value in each profile: `smoke` (every code path "
         "in minutes), `cpu` (the default book) and `paper` (the thesis's protocol, meant for "

@@ -187,6 +187,9 @@ if not exploration.empty:
 # %% [markdown]
 # ## Resources and references
 #
+# - J. F. Nishi and M. M. Billa, *JewelNet: A Custom CNN and Transfer Learning-Based Approach for
+#   Fine-Grained Jewelry Classification*, undergraduate thesis, Independent University,
+#   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
 # - The thesis's input pipeline is Keras's legacy `ImageDataGenerator`; ours is
 #   [`tf.data`](https://www.tensorflow.org/guide/data), measured against it above.
 # - J. Johnson, M. Douze and H. Jégou, Billion-scale similarity search with GPUs, IEEE
