@@ -5,7 +5,6 @@ tested ranges while requirements.txt keeps the lock; each notebook page links to
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import subprocess
 import sys
@@ -164,4 +163,3 @@ def test_built_notebook_pages_link_to_kaggle_beside_colab(path):
     target = "kaggle.com/kernels/welcome?src=https://github.com/"
     assert target in html and html.index(target) > colab
     assert f"notebooks/{path.stem}.ipynb" in html[html.index(target):]
-    assert os.sep not in target
