@@ -304,6 +304,17 @@ def show_table(table: Any) -> None:
         display(table)
 
 
+def glue_number(name: str, value: float) -> None:
+    """Offer ``value`` to the book's chapters (``{glue:text}`../notebooks/NB.ipynb::name```),
+    so a number in the prose comes from this run. Does nothing without myst-nb (Colab,
+    Kaggle), where there is no book to paste into."""
+    try:
+        from myst_nb import glue
+    except ImportError:
+        return
+    glue(name, float(value), display=False)
+
+
 def show_image(path: str | os.PathLike[str], width: int | None = None) -> None:
     """Display a PNG file written by another module (for example an evaluation figure)."""
     from IPython.display import Image, display
