@@ -54,14 +54,15 @@ class Look:
 def object_box(rgb: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]:
     """Bounding box (x0, y0, x1, y1) of what differs from the border colour, that mask and
     the border colour. The whole frame when nothing (or almost nothing) stands out."""
-    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.float32)
-    background = np.median(border, axis=0)
-    mask = np.abs(rgb.astype(np.float32) - background).max(axis=2) > BACKGROUND_TOLERANCE
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    background = np.median(border, axis=0).round().astype(np.int16)
+    # int16 differences: exact, and several times faster than float on a 256 px image
+    mask = (np.abs(rgb.astype(np.int16) - background) > BACKGROUND_TOLERANCE).any(axis=2)
     height, width = mask.shape
-    if mask.mean() < MIN_OBJECT_FRACTION:
+    if np.count_nonzero(mask) < MIN_OBJECT_FRACTION * mask.size:
         return (0, 0, width, height), np.ones_like(mask), background
-    ys, xs = np.nonzero(mask)
-    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
     return box, mask, background
 
 

@@ -106,6 +106,14 @@ def install_missing(requirements: list[str]) -> list[str]:
     try:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", pins.name,
                         *missing], check=True)
+    except subprocess.CalledProcessError as err:
+        from .config import JewelNetError
+
+        raise JewelNetError(
+            f"pip could not install {', '.join(missing)} next to this runtime's "
+            f"{', '.join(protected_constraints())} (pip's message is above); install a "
+            "compatible version of the package that failed by hand, then run this cell again"
+        ) from err
     finally:
         os.unlink(pins.name)
     return missing

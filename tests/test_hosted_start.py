@@ -5,7 +5,6 @@ tested ranges while requirements.txt keeps the lock; each notebook page links to
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import subprocess
 import sys
@@ -164,4 +163,17 @@ def test_built_notebook_pages_link_to_kaggle_beside_colab(path):
     target = "kaggle.com/kernels/welcome?src=https://github.com/"
     assert target in html and html.index(target) > colab
     assert f"notebooks/{path.stem}.ipynb" in html[html.index(target):]
-    assert os.sep not in target
+
+
+def test_a_dependency_that_needs_another_numpy_fails_in_one_clear_line(monkeypatch):
+    from jewelnet_utils.config import JewelNetError
+
+    monkeypatch.setattr(hosted, "installed_version",
+                        _versions(tensorflow="2.19.0", keras="3.10.0", numpy="1.26.4"))
+
+    def pip_refuses(command, check):
+        raise subprocess.CalledProcessError(1, command)
+
+    monkeypatch.setattr(hosted.subprocess, "run", pip_refuses)
+    with pytest.raises(JewelNetError, match="next to this runtime's tensorflow==2.19.0"):
+        hosted.install_missing(["faiss-cpu"])

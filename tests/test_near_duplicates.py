@@ -132,3 +132,17 @@ def test_preview_sheet_shows_counted_and_uncounted(planted, tmp_path, capsys):
     saved = json.loads(report_json.read_text())
     assert "look" not in saved["files"][0] and saved["files"][0]["crop_phash"]
     assert saved["unconfirmed_pairs"] == report.unconfirmed_pairs
+
+
+def test_the_conclusion_pastes_the_measured_figures():
+    """The closing chapter's near-duplicate numbers are glued from notebook 01 (which reads
+    the results file), never typed."""
+    import re
+
+    text = (ROOT / "book" / "07-conclusion.md").read_text(encoding="utf-8")
+    pasted = re.findall(r"\{glue:text\}`\.\./notebooks/([\w-]+)\.ipynb::(\w+):", text)
+    keys = {key for _nb, key in pasted if key.startswith("near_dup")}
+    assert keys == {"near_dup_precision", "near_dup_recall", "near_dup_hash_precision"}
+    notebook = (ROOT / "notebooks" / "01-data-exploration.py").read_text(encoding="utf-8")
+    for key in keys:
+        assert f'glue("{key}", float(held_out[' in notebook

@@ -89,3 +89,36 @@ def test_captured_stderr_keeps_what_is_not_a_tensorflow_log_line(capfd):
         os.write(2, native)
         raise RuntimeError("import failed")
     assert capfd.readouterr().err == native.decode()  # kept: it may explain the failure
+
+
+def _kernel_stderr(source: str) -> list[str]:
+    """Run one cell in a fresh Jupyter kernel (no log-level variables set); its stderr lines."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    # ipykernel stops forwarding native stderr when it sees PYTEST_CURRENT_TEST; a reader's
+    # kernel forwards it.
+    env = {k: v for k, v in os.environ.items()
+           if k not in (*QUIET_KEYS, "PYTEST_CURRENT_TEST")}
+    env["PYTHONPATH"] = str(ROOT)
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        nbclient.NotebookClient(notebook, kernel_name="python3", timeout=300).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return [line for out in notebook.cells[0].outputs if out.get("name") == "stderr"
+            for line in out["text"].splitlines()]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _uses_tensorflow(), reason="only TensorFlow logs at start-up")
+def test_a_notebook_that_imports_the_package_first_is_quiet():
+    """As in every notebook's imports cell: the package before Keras. The same cell without
+    the package shows what a reader would otherwise see."""
+    cell = "import keras\nimport tensorflow as tf\nprint(int(tf.constant(1) + 1))"
+    noisy = _kernel_stderr(cell)
+    assert any(quiet.is_native_log_line(line) for line in noisy), "no noise to silence here"
+    assert _kernel_stderr("import jewelnet_utils\n" + cell) == []
