@@ -103,6 +103,11 @@ def _assert_complete(run_dir: Path, model: str, epochs: list[int], stages: list[
     for key in ("feature_cache_s", "stage1_s", "stage2_s", "train_s", "epochs"):
         assert key in timings, key
     assert timings["train_s"] > 0
+    assert timings["train_s"] == pytest.approx(
+        timings["feature_cache_s"] + timings["stage1_s"] + timings["stage2_s"], abs=2e-3)
+    for stage, rate in timings["images_per_s"].items():  # images seen per second of the stage
+        seen = timings["num_train"] * cfg["epoch_repeats"] * timings["epochs"][stage]
+        assert rate == pytest.approx(seen / timings[f"{stage}_s"], rel=1e-2, abs=0.01)
     # CPU seconds beside wall seconds, for every stage that ran.
     assert set(timings["cpu_s"]) == {"feature_cache", "stage1", "stage2"}
     assert timings["cpu_s"]["stage1"] > 0
