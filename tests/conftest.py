@@ -7,8 +7,9 @@ model has something real to learn). Nothing is downloaded and nothing is stored 
 
 from __future__ import annotations
 
+import contextlib
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +92,38 @@ def make_image_folder(tmp_path: Path) -> Callable[..., Path]:
         return base
 
     return make
+
+
+
+@contextlib.contextmanager
+def _refuse_slow_work(item: pytest.Item) -> Iterator[None]:
+    """Unless ``item`` is marked ``slow``, training a model or executing a notebook in this
+    process, in the test or in a fixture it sets up, fails and says to mark it."""
+    if item.get_closest_marker("slow"):
+        yield
+        return
+    import keras
+    import papermill
+
+    def refuse(what: str) -> Callable[..., None]:
+        def call(*args: object, **kwargs: object) -> None:
+            pytest.fail(f"{item.nodeid} {what}: mark it @pytest.mark.slow, so that "
+                        '`pytest -m "not slow"` stays a quick loop')
+        return call
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keras.Model, "fit", refuse("trains a model"))
+        patch.setattr(papermill, "execute_notebook", refuse("executes a notebook"))
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with _refuse_slow_work(item):
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _refuse_slow_work(item):
+        yield

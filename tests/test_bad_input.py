@@ -307,10 +307,8 @@ def test_unknown_profile(split_data: tuple[Path, Path], tmp_path: Path, capsys) 
 )
 def test_papermill_parameter_of_wrong_type(tmp_path: Path, overrides: dict[str, object],
                                            named: list[str]) -> None:
-    params = pytest.importorskip(
-        "jewelnet_utils.notebook_params",
-        reason="the notebook developer's notebook_params.py has not landed",
-    )
+    from jewelnet_utils import notebook_params as params
+
     good: dict[str, object] = {"PROFILE": "smoke", "DATA_DIR": None, "WEIGHTS": "none",
                                "SEED": 42, "ARTIFACTS": str(tmp_path / "artifacts")}
     params.check_params(**good, root=tmp_path)  # the baseline is accepted
@@ -443,6 +441,7 @@ def test_failed_overwrite_keeps_the_previous_run(smoke_run: Path, smoke_data, ca
     assert tree_digest(copy / smoke_run.name) == before
 
 
+@pytest.mark.slow
 def test_predict_names_each_bad_image_and_answers_the_rest(smoke_run: Path,
                                                            tmp_path: Path, capsys) -> None:
     good = tmp_path / "good photo é.png"

@@ -10,13 +10,13 @@ import re
 import sys
 from pathlib import Path
 
+import jupytext
+import papermill
 import pytest
+import yaml
 
-jupytext = pytest.importorskip("jupytext")
-yaml = pytest.importorskip("yaml")
-
-from jewelnet_utils.config import JewelNetError  # noqa: E402
-from jewelnet_utils.notebook_params import (  # noqa: E402
+from jewelnet_utils.config import JewelNetError
+from jewelnet_utils.notebook_params import (
     ParameterError,
     check_choice,
     check_params,
@@ -253,9 +253,9 @@ def test_hyperparameter_table_covers_every_profile():
     assert "input size (px)" in per_model.index and "batch size" in shared.index
 
 
+@pytest.mark.slow
 def test_papermill_reports_a_mistyped_parameter_in_one_line(tmp_path, monkeypatch):
     """Runs the fastest notebook (the appendix) with SEED='abc' through papermill."""
-    papermill = pytest.importorskip("papermill")
     # The kernel is this interpreter's python3 (jupyter_client maps "python" to sys.executable).
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent) + os.pathsep
                        + os.environ.get("PATH", ""))

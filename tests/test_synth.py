@@ -207,7 +207,8 @@ def test_generate_writes_the_layout_and_is_byte_identical(tmp_path: Path) -> Non
     b = synth.generate_dataset(tmp_path / "b", counts=2, size=48, seed=5, workers=2,
                                progress=False)
     c = synth.generate_dataset(tmp_path / "c", counts=2, size=48, seed=6, progress=False)
-    assert (a.written, a.skipped, a.total) == (16, 0, 16) and a.images_per_second > 0
+    assert (a.written, a.skipped, a.total) == (16, 0, 16)
+    assert a.images_per_second == pytest.approx(16 / a.seconds)
     files_a, files_b, files_c = (_files(r.path) for r in (a, b, c))
     assert files_a == files_b  # worker count does not matter
     pngs = [k for k in files_a if k.endswith(".png")]
@@ -251,6 +252,7 @@ def test_rerun_completes_an_interrupted_run_with_the_same_bytes(tmp_path: Path) 
     (out / "metadata.csv").unlink()
     second = synth.generate_dataset(out, counts=3, size=48, progress=False)
     assert (second.written, second.skipped) == (3, first.total - 3)
+    assert second.images_per_second == pytest.approx(3 / second.seconds)  # rendered ones only
     assert _files(out) == before  # same bytes, no temp or duplicate files
 
 

@@ -21,8 +21,6 @@ from PIL import Image, ImageDraw
 from jewelnet_utils import cli, config, data, models, train
 from jewelnet_utils.config import PROFILES, JewelNetError
 
-pytestmark = pytest.mark.slow
-
 CLASSES4 = ("bangle", "chain", "ring", "nose_pin")
 TINY = dataclasses.replace(
     PROFILES["smoke"], name="tiny", description="tests: smallest inputs, 1-2 epochs",
@@ -105,6 +103,11 @@ def _assert_complete(run_dir: Path, model: str, epochs: list[int], stages: list[
     for key in ("feature_cache_s", "stage1_s", "stage2_s", "train_s", "epochs"):
         assert key in timings, key
     assert timings["train_s"] > 0
+    assert timings["train_s"] == pytest.approx(
+        timings["feature_cache_s"] + timings["stage1_s"] + timings["stage2_s"], abs=2e-3)
+    for stage, rate in timings["images_per_s"].items():  # images seen per second of the stage
+        seen = timings["num_train"] * cfg["epoch_repeats"] * timings["epochs"][stage]
+        assert rate == pytest.approx(seen / timings[f"{stage}_s"], rel=1e-2, abs=0.01)
     # CPU seconds beside wall seconds, for every stage that ran.
     assert set(timings["cpu_s"]) == {"feature_cache", "stage1", "stage2"}
     assert timings["cpu_s"]["stage1"] > 0
@@ -122,6 +125,7 @@ def custom_run(tiny_data, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _run(tiny_data, tmp_path_factory.mktemp("shared"))
 
 
+@pytest.mark.slow
 def test_custom_cnn_writes_a_complete_run(custom_run: Path) -> None:
     _assert_complete(custom_run, "custom_cnn", epochs=[1, 2], stages=[1, 1])
     assert custom_run.name == "custom_cnn-tiny-s42"
@@ -135,6 +139,7 @@ def test_custom_cnn_writes_a_complete_run(custom_run: Path) -> None:
 EAGER = dataclasses.replace(TINY, run_eagerly=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("model", "cache", "hparams", "profile"), [
     ("vgg16", False, None, TINY),
     ("resnet50", True, {"trainable_tail": 5}, EAGER),
@@ -155,6 +160,7 @@ def test_transfer_models_write_a_complete_run(tiny_data, tmp_path, model: str, c
     assert timings["epochs"] == {"stage1": 1, "stage2": 1}
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(tiny_data, tmp_path, custom_run: Path) -> None:
     first = custom_run
     second = _run(tiny_data, tmp_path)
@@ -164,6 +170,7 @@ def test_same_seed_same_numbers(tiny_data, tmp_path, custom_run: Path) -> None:
             == (second / "predictions_test.csv").read_text())
 
 
+@pytest.mark.slow
 def test_resume_after_kills(tiny_data, tmp_path, monkeypatch) -> None:
     """Killed mid-epoch in cached stage 1, then at the end of a stage-2 epoch: each resume
     continues from the last finished epoch and the history holds every epoch once."""
@@ -207,6 +214,7 @@ def test_resume_after_kills(tiny_data, tmp_path, monkeypatch) -> None:
     assert "resumed_at" in cfg
 
 
+@pytest.mark.slow
 def test_overwrite_protection(tiny_data, custom_run: Path) -> None:
     out = custom_run.parent
     before = (custom_run / "config.json").read_text()
@@ -225,6 +233,7 @@ def test_overwrite_protection(tiny_data, custom_run: Path) -> None:
     assert (custom_run / "config.json").read_text() != before  # new timestamps
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_with_epoch_repeats(tiny_data, tmp_path) -> None:
     run_dir = _run(tiny_data, tmp_path, strategy="mirrored",
                    profile=dataclasses.replace(TINY, epoch_repeats=2))
@@ -258,6 +267,7 @@ def test_epoch_repeats_make_k_passes() -> None:
     assert sorted(seen.astype(int).tolist()) == sorted(list(range(5)) * 3)
 
 
+@pytest.mark.slow
 def test_cli_train_with_hparams_file(tiny_data, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setitem(config.PROFILES, "tiny", TINY)
     data_dir, split = tiny_data
@@ -280,6 +290,7 @@ def test_cli_train_with_hparams_file(tiny_data, tmp_path, monkeypatch, capsys) -
     assert "--overwrite" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_cache_views_sets_the_number_of_cached_views(tiny_data, tmp_path, monkeypatch,
                                                          capsys) -> None:
     monkeypatch.setitem(config.PROFILES, "tiny", TINY)
