@@ -149,6 +149,7 @@ def test_a_start_that_fails_inside_the_run_folder_is_replaced_by_the_next(folder
     assert _status(run_dir) == "complete"
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_is_still_protected(folders, tmp_path, monkeypatch):
     """Only a start that never finished an epoch may be replaced; a run with a checkpoint
     is kept for --resume (the failure is simulated after the first epoch's checkpoint)."""
