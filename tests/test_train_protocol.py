@@ -5,7 +5,9 @@
   weights reach ``model.keras`` and ``metrics.json`` are asserted against hand-worked numbers.
 * Stage 2 after a real fit: frozen backbone weights and every BatchNorm parameter and moving
   statistic are bit-identical afterwards, and the unfrozen tail moved.
-* Resume: a run killed after an epoch and resumed ends where an uninterrupted run ends.
+* Resume: a run killed after an epoch and resumed ends where an uninterrupted run ends, in a
+  run without random streams (full batches, no augmentation, no dropout); with them, the
+  known gap is a strict xfail.
 """
 
 from __future__ import annotations
@@ -186,13 +188,24 @@ def _numbers(rows: list[dict[str, str]], skip: tuple[str, ...]) -> np.ndarray:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("hparams", [
+    pytest.param(NO_RANDOMNESS, id="full-batch-no-augmentation-no-dropout"),
+    # Known gap: a resume re-seeds the data pipeline and starts the augmentation and dropout
+    # random streams afresh, so with them on a resumed run is a valid continuation but not
+    # the uninterrupted run's. Strict: once resume restores those streams, this passes and
+    # the marker must go.
+    pytest.param({**NO_RANDOMNESS, "aug_strength": 1.0, "dropout1": 0.5, "dropout2": 0.5},
+                 id="augmentation-and-dropout",
+                 marks=pytest.mark.xfail(strict=True, reason="resume restarts the random "
+                                         "streams of shuffling, augmentation and dropout")),
+])
 def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tiny_data, tmp_path,
-                                                               monkeypatch) -> None:
+                                                               monkeypatch, hparams) -> None:
     data_dir, split = tiny_data
 
     def run(out: Path, **kwargs: object) -> Path:
         return train.train_model("custom_cnn", data_dir, split, profile=RESUMABLE, out_dir=out,
-                                 weights=None, hparams=NO_RANDOMNESS, progress=False, **kwargs)
+                                 weights=None, hparams=hparams, progress=False, **kwargs)
 
     whole = run(tmp_path / "whole")
 
@@ -209,13 +222,14 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tiny_data, tmp_pa
     monkeypatch.setattr(train, "_epoch_end_hook", lambda state: None)
     resumed = run(tmp_path / "killed", resume=True)
     assert json.loads((resumed / "config.json").read_text())["status"] == "complete"
-    # The scenario exercises what resume must carry: the best epoch, a plateau halving and the
-    # early stop all come after the kill.
-    metrics = json.loads((whole / "metrics.json").read_text())
-    history = _read_rows(whole / "history.csv")
-    assert metrics["best_epoch"] > KILL_AFTER
-    rates = [float(r["learning_rate"]) for r in history]
-    assert rates[-1] < 0.6 * rates[KILL_AFTER] and len(history) < RESUMABLE.max_epochs
+    if hparams is NO_RANDOMNESS:
+        # The scenario exercises what resume must carry: the best epoch, a plateau halving
+        # and the early stop all come after the kill.
+        metrics = json.loads((whole / "metrics.json").read_text())
+        history = _read_rows(whole / "history.csv")
+        assert metrics["best_epoch"] > KILL_AFTER
+        rates = [float(r["learning_rate"]) for r in history]
+        assert rates[-1] < 0.6 * rates[KILL_AFTER] and len(history) < RESUMABLE.max_epochs
 
     # Tolerance 2e-3 on probabilities: the resumed pipeline holds the same images in another
     # order, so float32 sums over the batch round differently (~1e-7), and Adam, which divides
