@@ -188,6 +188,41 @@ def embed_images(model: Any, paths_or_arrays: Sequence[Any], input_size: int,
     return emb
 
 
+class Recommendation(NamedTuple):
+    """The thesis's inference flow for one photo (its section 3.2): the predicted class with
+    its probability, then the most similar catalogue items."""
+
+    predicted: str
+    probability: float
+    hits: list[Hit]
+
+
+def _class_and_embedding(model: Any) -> Any:
+    """One compiled forward pass giving both the class probabilities and the embedding."""
+    import keras
+
+    from .evaluate import compiled_call
+
+    def build() -> Any:
+        features = embedding_model(model).outputs[0]
+        return compiled_call(keras.Model(model.inputs, [model.outputs[0], features]))
+
+    return _memo(model, "_jewelnet_class_and_embedding", build)
+
+
+def recommend_photo(model: Any, classes: Sequence[str], index: EmbeddingIndex, photo: Any,
+                    input_size: int, k: int = 5) -> Recommendation:
+    """Classify ``photo`` (a path or an image array) and find its ``k`` nearest catalogue
+    items, in one call."""
+    import keras
+
+    batch = prepare_image(photo, input_size)[None].astype(np.float32)
+    probs, features = (keras.ops.convert_to_numpy(t) for t in _class_and_embedding(model)(batch))
+    best = int(np.argmax(probs[0]))
+    hits = index.query(_l2_normalise(features)[0], k)
+    return Recommendation(str(classes[best]), float(probs[0, best]), hits)
+
+
 # --------------------------------------------------------------------------------------------
 # Catalogs
 # --------------------------------------------------------------------------------------------
@@ -766,19 +801,23 @@ def run_recommend(args: Any) -> int:
     failed = 0
     shown_queries: list[tuple[Any, str]] = []
     shown_results: list[list[tuple[Any, str, float]]] = []
+    classes = [str(c) for c in cfg["classes"]]
     for q in args.query:
         try:
-            img = prepare_image(q, size)
-            hits = index.query(embed_images(model, [img], size)[0], args.k)
+            result = recommend_photo(model, classes, index, q, size, args.k)
         except (JewelNetError, OSError, ValueError) as err:
             failed += 1
             print(f"jewelnet recommend: error: {err}", file=sys.stderr)
             continue
+        hits = result.hits
         print(f"query: {q}")
+        print(f"  predicted class: {result.predicted} (probability {result.probability:.2f})")
         for rank, h in enumerate(hits, 1):
             print(f"  {rank}. {h.score:.4f}  {h.cls}  {h.path}")
         if args.gallery:
-            shown_queries.append((_thumb(_load_image(q)), Path(q).name))
+            shown_queries.append((_thumb(_load_image(q)),
+                                  f"{Path(q).name}\npredicted {result.predicted} "
+                                  f"({result.probability:.2f})"))
             row = []
             for h in hits:
                 try:

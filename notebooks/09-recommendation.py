@@ -156,6 +156,25 @@ show_figure(plots.gallery(query_images, rows, caption=P.provenance(),
 print(P.provenance("the recommendation gallery", embedding=model_title(EMBED_MODEL)))
 
 # %% [markdown]
+# ## One call: a customer's photo
+#
+# The thesis's inference flow for an uploaded photo names its class first, with the model's
+# probability, and then shows the most similar catalogue items. `recommend_photo` does both with
+# one forward pass of the classifier (the same call serves `jewelnet recommend` on the command
+# line). Here the photo is a test image the model has never seen.
+
+# %%
+photo = P.dataset() / queries[next(iter(queries))]
+answer = recommend.recommend_photo(model, run_config["classes"], index,
+                                   data.load_image(photo), size, k=TOP_K)
+print(f"{photo.name}: predicted {answer.predicted} with probability {answer.probability:.2f}")
+show_figure(plots.gallery(
+    [(data.load_image(photo), f"predicted {answer.predicted} ({answer.probability:.2f})")],
+    [[(data.load_image(index.root / h.path), h.cls, h.score) for h in answer.hits]],
+    caption=P.provenance(), title=f"One photo, its class and its top-{TOP_K} matches"))
+print(P.provenance("the one-call recommendation", embedding=model_title(EMBED_MODEL)))
+
+# %% [markdown]
 # ## How similar are same-class and different-class images?
 #
 # All pairs of catalogue images, split by whether both images share a class. The dashed lines

@@ -268,14 +268,20 @@ def test_cli_recommend_good_and_bad_queries_with_gallery_and_cache(world, capsys
     emb = rc.embed_images(model, items, SIZE)
     query = rc.embed_images(model, [world["good"]], SIZE)[0]
     nearest = items[int(np.argmax(emb @ query))]
-    assert str(nearest) in lines[1] and nearest.parent.name in lines[1]
+    assert str(nearest) in lines[2] and nearest.parent.name in lines[2]
+    # Before the matches, the thesis's flow names the photo's class with its probability,
+    # the classifier's own argmax.
+    cfg = json.loads((world["run"] / "config.json").read_text())
+    probs = model.predict(rc.prepare_image(world["good"], SIZE)[None], verbose=0)[0]
+    expected = f"  predicted class: {cfg['classes'][int(np.argmax(probs))]} "
+    assert lines[1].startswith(expected) and f"(probability {probs.max():.2f})" in lines[1]
     assert gallery.read_bytes()[:4] == b"\x89PNG"
     cache = world["catalog"] / ".jewelnet-index" / "custom_cnn-smoke-s42" / "index.json"
     assert cache.is_file()
     stamp = os.stat(cache).st_mtime_ns
     assert main(argv[:-2]) == 1  # second run answers from the cache
     assert os.stat(cache).st_mtime_ns == stamp
-    assert capsys.readouterr().out.splitlines()[:4] == lines[:4]
+    assert capsys.readouterr().out.splitlines()[:5] == lines[:5]
     assert main(["recommend", "--run", str(world["run"]), "--catalog",
                  str(world["root"] / "nope"), "--query", str(world["good"])]) == 2
     assert main(["recommend", "--run", str(world["run"]), "--catalog", str(world["catalog"]),
