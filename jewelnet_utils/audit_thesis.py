@@ -121,6 +121,7 @@ SOURCES = {
     "TABLE_5_1": "Table 5.1 (thesis line 1332)",
     "TABLE_5_2": "Table 5.2 (thesis line 1364)",
     "TABLE_5_3": "Table 5.3 (thesis line 1409)",
+    "TABLE_6_1": "Table 6.1 (thesis line 1557)",
     "TABLE_6_2": "Table 6.2 (thesis line 1647)",
 }
 
@@ -420,6 +421,32 @@ def _span_text(values: Sequence[int]) -> str:
     if not values:
         return "none"
     return str(values[0]) if values[0] == values[-1] else f"{values[0]}-{values[-1]}"
+
+
+def check_prior_work_comparability(studies: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    """Table 6.1 ranks the thesis above earlier studies. A ranking by accuracy needs the same
+    task and test data; each earlier row is checked for both against the thesis's own rows.
+    The last row is the verdict on the ranking."""
+    from .thesis import TABLE_6_1
+
+    studies = list(TABLE_6_1 if studies is None else studies)
+    own = [s for s in studies if s.study.startswith("This study")]
+    own_tasks = {s.task for s in own}
+    own_data = {s.dataset for s in own}
+    rows = []
+    for s in studies:
+        if s in own:
+            continue
+        same_task, same_data = s.task in own_tasks, s.dataset in own_data
+        rows.append({"study": s.study, "task": s.task, "data": s.dataset,
+                     "reported accuracy": s.accuracy, "same task": same_task,
+                     "same data": same_data,
+                     "verdict": "comparable" if same_task and same_data else "not comparable"})
+    comparable = sum(r["verdict"] == "comparable" for r in rows)
+    rows.append({"study": "ranking in Table 6.1", "task": "", "data": "",
+                 "reported accuracy": "", "same task": "", "same data": "",
+                 "verdict": f"{comparable} of {len(rows)} earlier studies comparable"})
+    return rows
 
 
 def check_table_4_1_sums() -> list[dict[str, Any]]:

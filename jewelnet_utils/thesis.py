@@ -161,6 +161,42 @@ PASSAGES = Table("Text", 0, {
 })
 
 
+@dataclass(frozen=True)
+class Study:
+    """One row of Table 6.1 (prior work), as printed: who, on what task and data, with which
+    model, and the accuracy the thesis quotes for it."""
+
+    study: str
+    task: str
+    dataset: str
+    models: str
+    accuracy: str
+    line: int
+
+    @property
+    def source(self) -> str:
+        return f"Table 6.1, line {self.line}"
+
+
+TABLE_6_1_LINE = 1557
+TABLE_6_1: tuple[Study, ...] = tuple(Study(*fields, line=line) for line, fields in (
+    (1560, ("Singh & Kaewprapha (2018)", "5-class jewelry", "Private", "AlexNet+SVM, InceptionV3",
+            "88–91%")),
+    (1561, ("Vaibhav et al. (2019)", "Indian jewelry", "Private", "Shallow CNN", "≈90%")),
+    (1562, ("Freire et al. (2022)", "Gemstone class.", "Private", "Transfer Learning", "84%")),
+    (1563, ("Alcalde-Llargo (2023)", "Recognition+captioning", "Private", "VGG16+GRU", "93%")),
+    (1564, ("Alcalde-Llargo (2025)", "Identification+desc.", "Private", "VGG16+GRU",
+            "94.01%")),
+    (1565, ("Huang & Cui (2024)", "Gemstone class.", "Private", "MCNN+", "81%")),
+    (1566, ("Meng et al. (2025)", "Jade quality", "Private", "DL model", "≈85%")),
+    (1567, ("This study (Custom CNN)", "8-class fine-grained", "1,217 images", "Custom CNN",
+            "93.78%")),
+    (1568, ("This study (VGG16)", "8-class fine-grained", "1,217 images", "VGG16", "94.19%")),
+    (1569, ("This study (EfficientNetB2)", "8-class fine-grained", "1,217 images",
+            "EfficientNetB2", "95.21%")),
+))
+
+
 def augmented_passes() -> int:
     """Augmented views per training image that Table 4.1's augmented column implies (8,519
     for 851 originals: ten, to the nearest whole pass)."""
@@ -168,4 +204,4 @@ def augmented_passes() -> int:
 
 
 __all__ = ["Cited", "Table", "TABLE_4_1", "TABLE_4_2", "TABLE_4_4", "TABLE_B_1", "PASSAGES",
-           "MODEL_ORDER", "augmented_passes"]
+           "MODEL_ORDER", "Study", "TABLE_6_1", "TABLE_6_1_LINE", "augmented_passes"]

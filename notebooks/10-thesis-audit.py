@@ -87,8 +87,8 @@ import pandas as pd
 from IPython.display import display
 
 from jewelnet_utils import audit_thesis as audit
-from jewelnet_utils import models
-from jewelnet_utils.notebook_params import check_params
+from jewelnet_utils import models, thesis
+from jewelnet_utils.notebook_params import check_params, glue
 
 pd.set_option("display.max_colwidth", 80)
 
@@ -282,6 +282,26 @@ verdicts(audit.check_augmented_factor(), audit.SOURCES["TABLE_4_1"])
 # does not say which, so this is a question to put to its author, not a verdict on the results.
 
 # %% [markdown]
+# ## Table 6.1: the comparison with earlier studies
+#
+# Table 6.1 lists earlier jewelry and gemstone studies beside the thesis's own results and
+# concludes that the thesis surpasses them. The table as printed:
+
+# %%
+prior_work = pd.DataFrame([{"Study": s.study, "Task": s.task, "Data": s.dataset,
+                            "Model(s)": s.models, "Accuracy": s.accuracy}
+                           for s in thesis.TABLE_6_1]).set_index("Study").rename_axis(None)
+glue("table_6_1", prior_work)
+print(f"Source: {audit.SOURCES['TABLE_6_1']}.")
+
+# %% [markdown]
+# Two accuracies rank two methods only when both were measured on the same task and the same
+# test images. Each earlier row is checked for both against the thesis's own rows.
+
+# %%
+verdicts(audit.check_prior_work_comparability(), audit.SOURCES["TABLE_6_1"])
+
+# %% [markdown]
 # ## The custom CNN's size: Table 4.3 against Table 6.2
 #
 # First, the output shapes printed in Table 4.3 follow from unpadded 3×3 convolutions and 2×2
@@ -311,6 +331,8 @@ print(P.provenance("the built model's parameter count", input_size=224))
 #   240-image balanced test set (the two sizes tried). The size search shows that three of them
 #   fit one test set and EfficientNetB2's does not, so the four were not scored on one set.
 # - Table 5.3's false negatives and false positives cannot balance at any class size up to 40.
+# - No earlier study in Table 6.1 shares the thesis's task and data, so its ranking compares
+#   results on different problems.
 # - The custom CNN described in Table 4.3 is several times larger than the "≈5M" of Table 6.2.
 #
 # What these findings mean, and what they do not mean, is discussed in the

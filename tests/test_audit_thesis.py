@@ -148,3 +148,18 @@ def test_custom_cnn_size():
     assert rows[0]["verdict"] == a.BAD
     assert rows[-1]["verdict"] == a.OK
     assert a.summary(rows) == "1 of 4 rows consistent"
+
+
+def test_table_6_1_ranks_results_on_different_problems():
+    from jewelnet_utils import thesis
+
+    assert len(thesis.TABLE_6_1) == 10
+    assert thesis.TABLE_6_1[4].accuracy == "94.01%" and thesis.TABLE_6_1[4].line == 1564
+    rows = a.check_prior_work_comparability()
+    assert [r["verdict"] for r in rows[:-1]] == ["not comparable"] * 7
+    assert rows[-1]["verdict"] == "0 of 7 earlier studies comparable"
+    # A study on the thesis's own task and data would count.
+    same = thesis.Study("Someone (2026)", "8-class fine-grained", "1,217 images", "CNN", "90%",
+                        line=0)
+    rows = a.check_prior_work_comparability([*thesis.TABLE_6_1, same])
+    assert rows[-1]["verdict"] == "1 of 8 earlier studies comparable"
