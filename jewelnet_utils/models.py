@@ -442,6 +442,27 @@ def head_model(model: keras.Model) -> keras.Model:
     return keras.Model(inputs, x, name=f"{model.name}_head")
 
 
+def layer_summary(model: keras.Model) -> list[tuple[str, str]]:
+    """(layer, detail) for each top-level layer, input first: class, output shape and
+    parameters. The nested backbone is one entry saying how much of it trains in stage 2,
+    which is what a diagram of the model needs to show."""
+    rows = [("Input", f"{tuple(model.inputs[0].shape[1:])} RGB, 0-255")]
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        shape = tuple(layer.output.shape[1:])
+        params = count_params(layer)["total"] if layer.weights else 0
+        detail = f"{type(layer).__name__}, output {shape}"
+        if params:
+            detail += f", {params:,} parameters"
+        if layer is backbone_of(model):
+            tail = MODEL_SPECS[model_name_of(model)].trainable_tail or 0
+            detail += (f"; frozen in stage 1, last {tail} of {len(layer.layers)} layers "
+                       "(BatchNorm excepted) train in stage 2")
+        rows.append((layer.name, detail))
+    return rows
+
+
 # --------------------------------------------------------------------------- accounting
 
 def count_params(model: keras.Model) -> dict[str, int]:

@@ -280,23 +280,30 @@ def model_title(model: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def _figure_image(fig: Any) -> Any:
+    import io
+
+    from IPython.display import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return Image(data=buf.getvalue())
+
+
 def show_figure(fig: Any, save_to: str | os.PathLike[str] | None = None) -> None:
     """Display a Matplotlib figure as an embedded PNG (optionally saving it too).
 
     The PNG is embedded in the notebook, so the executed notebook and the book page show it
     without any Matplotlib backend configuration.
     """
-    import io
+    from IPython.display import display
 
-    from IPython.display import Image, display
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    image = _figure_image(fig)
     if save_to is not None:
         from .utils import atomic_write_bytes
 
-        atomic_write_bytes(save_to, buf.getvalue())
-    display(Image(data=buf.getvalue()))
+        atomic_write_bytes(save_to, image.data)
+    display(image)
 
 
 def show_table(table: Any) -> None:
@@ -314,6 +321,10 @@ def glue(name: str, value: Any, display: bool = True) -> None:
     myst-nb is part of the book build, not of the package, so on a hosted runtime without it
     the value is only shown.
     """
+    from matplotlib.figure import Figure
+
+    if isinstance(value, Figure):  # glue needs a display object: the figure as a PNG image
+        value = _figure_image(value)
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

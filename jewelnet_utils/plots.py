@@ -299,3 +299,65 @@ def similarity_histogram(intra: np.ndarray, inter: np.ndarray,
     ax.set_title(title)
     _add_caption(fig, caption)
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Diagrams drawn from the code: the pipeline and each model's layer stack
+# --------------------------------------------------------------------------------------------
+
+DIAGRAM_BOX = {"boxstyle": "round,pad=0.4", "facecolor": "#e8f0fb", "edgecolor": "#3b6fb6"}
+DIAGRAM_ARROW = {"arrowstyle": "-|>", "color": "0.35", "lw": 1.4}
+
+
+def _box(ax: Any, x: float, y: float, text: str, width: float, **style: Any) -> None:
+    import textwrap
+
+    wrapped = "\n".join(textwrap.fill(part, width=int(width)) for part in text.split("\n"))
+    ax.text(x, y, wrapped, ha="center", va="center", fontsize=10,
+            bbox={**DIAGRAM_BOX, **style})
+
+
+def pipeline_diagram(steps: Sequence[tuple[str, str]], title: str = "",
+                     per_row: int = 4, caption: str | None = None) -> Figure:
+    """Boxes joined by arrows, left to right and row by row: ``steps`` are (name, what it
+    does). The callers build ``steps`` from the package itself (its commands or modules), so
+    the drawing follows the code."""
+    rows = max(1, -(-len(steps) // per_row))
+    fig = Figure(figsize=(10, 1.9 * rows + 0.6), layout="constrained")
+    ax = fig.subplots()
+    ax.set_xlim(0, per_row)
+    ax.set_ylim(rows, 0)
+    ax.axis("off")
+    centres = [(i % per_row + 0.5, i // per_row + 0.5) for i in range(len(steps))]
+    for (x, y), (name, what) in zip(centres, steps, strict=True):
+        _box(ax, x, y, f"{name}\n{what}", width=26)
+    for (x0, y0), (x1, y1) in zip(centres, centres[1:], strict=False):
+        if y0 == y1:
+            ax.annotate("", (x1 - 0.42, y1), (x0 + 0.42, y0), arrowprops=DIAGRAM_ARROW)
+        else:  # wrap to the next row's first box
+            ax.annotate("", (x1, y1 - 0.38), (x0, y0 + 0.38),
+                        arrowprops={**DIAGRAM_ARROW, "connectionstyle": "angle,angleA=0,angleB=90"})
+    if title:
+        fig.suptitle(title, fontsize=12)
+    _add_caption(fig, caption)
+    return fig
+
+
+def layer_stack(layers: Sequence[tuple[str, str]], title: str = "",
+                caption: str | None = None) -> Figure:
+    """A model as a vertical stack of (layer, detail) boxes, input at the top; the caller lists
+    the layers from the built model (``models.layer_summary``)."""
+    fig = Figure(figsize=(7.2, 0.78 * len(layers) + 0.9), layout="constrained")
+    ax = fig.subplots()
+    ax.set_xlim(0, 1)
+    ax.set_ylim(len(layers), 0)
+    ax.axis("off")
+    for i, (name, detail) in enumerate(layers):
+        style = {"facecolor": "#fdf0e0", "edgecolor": "#c07a20"} if "frozen" in detail else {}
+        _box(ax, 0.5, i + 0.5, f"{name}: {detail}", width=70, **style)
+        if i:  # from just below the previous box to just above this one
+            ax.annotate("", (0.5, i + 0.2), (0.5, i - 0.2), arrowprops=DIAGRAM_ARROW)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    _add_caption(fig, caption)
+    return fig

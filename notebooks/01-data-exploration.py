@@ -77,7 +77,17 @@ if "google.colab" in sys.modules or ON_KAGGLE or ON_BINDER:
 import pandas as pd
 from IPython.display import display
 
-from jewelnet_utils import audit_thesis, data, plots
+from jewelnet_utils import (
+    audit_thesis,
+    augment,
+    cli,
+    data,
+    evaluate,
+    models,
+    plots,
+    recommend,
+    train,
+)
 from jewelnet_utils.notebook_params import check_params, glue, show_figure, show_table
 from jewelnet_utils.utils import read_json
 
@@ -98,6 +108,37 @@ ARTIFACTS = "artifacts"  # runs, splits and tuning results go here
 P = check_params(PROFILE=PROFILE, DATA_DIR=DATA_DIR, WEIGHTS=WEIGHTS, SEED=SEED,
                  ARTIFACTS=ARTIFACTS)
 print(P.provenance())
+
+# %% [markdown]
+# ## The pipeline at a glance
+#
+# The thesis builds its system from six modules (its section 3.1). Each lives in one module of
+# the `jewelnet_utils` package; the boxes below are drawn from those modules' own descriptions,
+# so the picture changes when the code does.
+
+# %%
+THESIS_MODULES = {  # thesis section 3.1 -> our module
+    "Data acquisition": data, "Preprocessing and augmentation": augment, "Model zoo": models,
+    "Training": train, "Evaluation": evaluate, "Recommendation": recommend,
+}
+framework = plots.pipeline_diagram(
+    [(f"{name}\n({module.__name__.split('.')[-1]}.py)", module.__doc__.strip().splitlines()[0])
+     for name, module in THESIS_MODULES.items()],
+    title="The six modules and where they live", per_row=3, caption=P.provenance())
+glue("framework_diagram", framework)
+print("Source: the docstrings of the modules named in each box.")
+
+# %% [markdown]
+# The same pipeline as the commands a reader runs, in order (each is also a function the
+# notebooks call):
+
+# %%
+WORKFLOW = ("synth", "audit", "split", "pretrain", "train", "tune", "evaluate", "recommend")
+workflow = plots.pipeline_diagram(
+    [(f"jewelnet {name}", cli.COMMANDS[name][0]) for name in WORKFLOW],
+    title="From images to recommendations", per_row=4, caption=P.provenance())
+glue("workflow_diagram", workflow)
+print("Source: the help line of each command in jewelnet_utils/cli.py.")
 
 # %% [markdown]
 # ## The images in use

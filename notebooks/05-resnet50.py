@@ -130,6 +130,15 @@ model = models.build_model(MODEL, input_size=size, weights=None)
 model.summary(line_length=80, expand_nested=False)
 
 # %% [markdown]
+# The same network drawn from its layers, input at the top. A pretrained backbone is one
+# (shaded) box: it is frozen while the new head learns, and partly unfrozen afterwards.
+
+# %%
+show_figure(plots.layer_stack(models.layer_summary(model), caption=P.provenance(),
+                              title=f"{model_title(MODEL)} at {size} px"))
+print(P.provenance("the layer diagram"))
+
+# %% [markdown]
 # ## Parameters against the thesis
 #
 # Our count at the profile's input size, our count at the thesis's input size, and the
