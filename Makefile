@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv preflight data notebooks book book-html protocol test lint lock clean
+.PHONY: help venv preflight data notebooks book book-html protocol test lint lock clean times
 
 help:
 	@echo "make book [PROFILE=smoke|cpu|paper]  set up, generate data, run notebooks, build the book"
@@ -14,6 +14,7 @@ help:
 	@echo "make notebooks PROFILE=P              execute the notebooks with papermill"
 	@echo "make preflight PROFILE=P              check weights and accelerator (before notebooks)"
 	@echo "make protocol                         regenerate book/protocol.md from the code"
+	@echo "make times PROFILE=P                  record this build's notebook run times into the notebooks"
 	@echo "make lint                             ruff"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -68,6 +69,11 @@ notebooks: data
 	  || { echo "FAILED: $$name; the executed copy with the error is $(EXECUTED)/$$name"; exit 1; }; \
 	  echo "   $$name: $$(( $$(date +%s) - start )) s"; \
 	done; echo "all notebooks: $$(( $$(date +%s) - total )) s"
+
+# Records how long each notebook of this build took and writes the measured times into every
+# notebook's Prerequisites (scripts/sync_run_times.py); run it after a build you want to publish.
+times: $(STAMP)
+	$(PY) scripts/sync_run_times.py --record $(PROFILE)
 
 book: notebooks
 	$(MAKE) --no-print-directory book-html PROFILE=$(PROFILE)

@@ -31,8 +31,8 @@
 # - **Earlier chapters:** [Methodology](../book/04-methodology.md), section *Four networks*
 # - **Earlier notebooks:** [01 · The data](01-data-exploration.ipynb) (the split); [05 ·
 #   ResNet50](05-resnet50.ipynb) is useful background
-# - **Time to run:** smoke: one to two minutes · cpu: roughly 10–20 minutes · paper: roughly 35
-#   minutes on a GPU
+# - **Time to run:** `smoke` 52 s · `cpu` not measured yet · `paper` not measured yet
+#   (measured on 2 CPU cores, written by `scripts/sync_run_times.py`)
 
 # %% [markdown]
 # ## Running on Colab or Kaggle

@@ -43,7 +43,8 @@
 # - **Earlier chapters:** [Results](../book/05-results.md) and
 #   [Discussion](../book/06-discussion.md)
 # - **Earlier notebooks:** none: this notebook needs neither data nor trained models
-# - **Time to run:** under a minute with every profile
+# - **Time to run:** `smoke` 10 s · `cpu` not measured yet · `paper` not measured yet
+#   (measured on 2 CPU cores, written by `scripts/sync_run_times.py`)
 
 # %% [markdown]
 # ## Running on Colab or Kaggle
