@@ -82,7 +82,9 @@ book: notebooks
 book-html: $(STAMP)
 	@ls $(EXECUTED)/*.ipynb >/dev/null 2>&1 || { \
 	  echo "no executed notebooks in $(EXECUTED); run: make notebooks PROFILE=$(PROFILE)"; exit 2; }
-	@rm -rf $(BOOK_OUT)/src && mkdir -p $(BOOK_OUT)/src
+	@# Pages that paste glued values from notebooks must be rewritten on every build, and Sphinx
+	@# only rewrites pages whose HTML is missing or older than their source.
+	@rm -rf $(BOOK_OUT)/src $(BOOK_OUT)/_build/html && mkdir -p $(BOOK_OUT)/src
 	@ln -s "$(CURDIR)/book" $(BOOK_OUT)/src/book
 	@ln -s "$(CURDIR)/$(EXECUTED)" $(BOOK_OUT)/src/notebooks
 	$(VENV)/bin/jupyter-book build $(BOOK_OUT)/src --config "$(CURDIR)/_config.yml" --toc "$(CURDIR)/_toc.yml" \

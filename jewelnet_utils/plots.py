@@ -318,19 +318,21 @@ def _box(ax: Any, x: float, y: float, text: str, width: float, **style: Any) -> 
 
 
 def pipeline_diagram(steps: Sequence[tuple[str, str]], title: str = "",
-                     per_row: int = 4, caption: str | None = None) -> Figure:
+                     per_row: int = 3, caption: str | None = None) -> Figure:
     """Boxes joined by arrows, left to right and row by row: ``steps`` are (name, what it
     does). The callers build ``steps`` from the package itself (its commands or modules), so
     the drawing follows the code."""
     rows = max(1, -(-len(steps) // per_row))
-    fig = Figure(figsize=(10, 1.9 * rows + 0.6), layout="constrained")
+    # 2.4 inches a column keeps the text at reading size once the page scales the figure to
+    # its text column.
+    fig = Figure(figsize=(2.4 * per_row, 1.9 * rows + 0.6), layout="constrained")
     ax = fig.subplots()
     ax.set_xlim(0, per_row)
     ax.set_ylim(rows, 0)
     ax.axis("off")
     centres = [(i % per_row + 0.5, i // per_row + 0.5) for i in range(len(steps))]
     for (x, y), (name, what) in zip(centres, steps, strict=True):
-        _box(ax, x, y, f"{name}\n{what}", width=26)
+        _box(ax, x, y, f"{name}\n{what}", width=22)
     for (x0, y0), (x1, y1) in zip(centres, centres[1:], strict=False):
         if y0 == y1:
             ax.annotate("", (x1 - 0.42, y1), (x0 + 0.42, y0), arrowprops=DIAGRAM_ARROW)

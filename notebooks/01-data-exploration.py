@@ -124,7 +124,7 @@ THESIS_MODULES = {  # thesis section 3.1 -> our module
 framework = plots.pipeline_diagram(
     [(f"{name}\n({module.__name__.split('.')[-1]}.py)", module.__doc__.strip().splitlines()[0])
      for name, module in THESIS_MODULES.items()],
-    title="The six modules and where they live", per_row=3, caption=P.provenance())
+    title="The six modules and where they live", caption=P.provenance())
 glue("framework_diagram", framework)
 print("Source: the docstrings of the modules named in each box.")
 
@@ -136,7 +136,7 @@ print("Source: the docstrings of the modules named in each box.")
 WORKFLOW = ("synth", "audit", "split", "pretrain", "train", "tune", "evaluate", "recommend")
 workflow = plots.pipeline_diagram(
     [(f"jewelnet {name}", cli.COMMANDS[name][0]) for name in WORKFLOW],
-    title="From images to recommendations", per_row=4, caption=P.provenance())
+    title="From images to recommendations", caption=P.provenance())
 glue("workflow_diagram", workflow)
 print("Source: the help line of each command in jewelnet_utils/cli.py.")
 
