@@ -10,12 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jupytext
 import pytest
 import tomllib
 
-jupytext = pytest.importorskip("jupytext")
-
-from jewelnet_utils import hosted  # noqa: E402
+from jewelnet_utils import hosted
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))

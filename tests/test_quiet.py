@@ -93,8 +93,8 @@ def test_captured_stderr_keeps_what_is_not_a_tensorflow_log_line(capfd):
 
 def _kernel_stderr(source: str) -> list[str]:
     """Run one cell in a fresh Jupyter kernel (no log-level variables set); its stderr lines."""
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    import nbclient
+    import nbformat
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     # ipykernel stops forwarding native stderr when it sees PYTEST_CURRENT_TEST; a reader's
     # kernel forwards it.

@@ -7,10 +7,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pybtex.database as pybtex
 import pytest
-
-yaml = pytest.importorskip("yaml")
-pybtex = pytest.importorskip("pybtex.database")
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book").glob("*.md"))
