@@ -118,6 +118,19 @@ def _refuse_slow_work(item: pytest.Item) -> Iterator[None]:
 
 
 @pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """A test that saved ``keras.Model.fit`` while it was refused, and put that back, must not
+    leave every later test refused: after teardown the real method is back."""
+    import keras
+
+    real_fit = keras.Model.fit
+    yield
+    if keras.Model.fit is not real_fit:
+        keras.Model.fit = real_fit
+        pytest.fail(f"{item.nodeid} left keras.Model.fit patched; restored it")
+
+
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     with _refuse_slow_work(item):
         yield

@@ -100,6 +100,7 @@ def test_partial_backbone_is_never_used(cache: Path, monkeypatch: pytest.MonkeyP
     assert [p.name for p in target.parent.iterdir() if p.is_file()] == [f".tmp-99-{target.name}"]
 
 
+@pytest.mark.slow
 def test_pretrain_resume_and_train_records_source(cache: Path, tiny_data,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     recipe = pretrain.recipe_for("vgg16", TINY)
@@ -149,6 +150,7 @@ def test_pretrain_resume_and_train_records_source(cache: Path, tiny_data,
         models.backbone_of(trained).get_layer("block1_conv1").get_weights()[0], first)
 
 
+@pytest.mark.slow
 def test_imagenet_from_keras_home_without_download(tmp_path: Path, tiny_data,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """`--weights imagenet` loads the file at Keras's cache path and never calls get_file."""
