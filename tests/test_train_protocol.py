@@ -177,8 +177,9 @@ RESUMABLE = dataclasses.replace(PROTOCOL, name="resume", input_sizes={**PROTOCOL
 NO_RANDOMNESS = {"aug_strength": 0.0, "dropout1": 0.0, "dropout2": 0.0, "l2": 0.0,
                  "learning_rate": 3e-3}
 # Every random stream on: two shuffled minibatches of the 32 training images per epoch,
-# augmentation and dropout.
-WITH_RANDOMNESS = {**NO_RANDOMNESS, "batch_size": 16, "learning_rate": 1e-3,
+# augmentation and dropout. The best epoch comes after the kill, so the final weights are
+# shaped by the random draws after the resume.
+WITH_RANDOMNESS = {**NO_RANDOMNESS, "batch_size": 16, "learning_rate": 1e-2,
                    "aug_strength": 1.0, "dropout1": 0.5, "dropout2": 0.5}
 KILL_AFTER = 2  # before the best epoch, the plateau halving and the early stop
 
@@ -193,13 +194,12 @@ def _numbers(rows: list[dict[str, str]], skip: tuple[str, ...]) -> np.ndarray:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("hparams", "best_after_kill"), [
-    pytest.param(NO_RANDOMNESS, True, id="full-batch-no-augmentation-no-dropout"),
-    # Best epoch 1: its weights come back from the checkpoint's best.npz after the resume.
-    pytest.param(WITH_RANDOMNESS, False, id="minibatches-augmentation-dropout"),
+@pytest.mark.parametrize("hparams", [
+    pytest.param(NO_RANDOMNESS, id="full-batch-no-augmentation-no-dropout"),
+    pytest.param(WITH_RANDOMNESS, id="minibatches-augmentation-dropout"),
 ])
-def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(
-        tiny_data, tmp_path, monkeypatch, hparams: dict, best_after_kill: bool) -> None:
+def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tiny_data, tmp_path,
+                                                               monkeypatch, hparams) -> None:
     data_dir, split = tiny_data
 
     def run(out: Path, **kwargs: object) -> Path:
@@ -221,19 +221,22 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(
     monkeypatch.setattr(train, "_epoch_end_hook", lambda state: None)
     resumed = run(tmp_path / "killed", resume=True)
     assert json.loads((resumed / "config.json").read_text())["status"] == "complete"
-    # The scenario exercises what resume must carry: a plateau halving and the early stop
-    # come after the kill, and the best epoch before or after it as the case says.
+    # The scenario exercises what resume must carry: the best epoch comes after the kill; in
+    # the case without random streams, which is there for the protocol's counters, a plateau
+    # halving and the early stop do too.
     metrics = json.loads((whole / "metrics.json").read_text())
     history = _read_rows(whole / "history.csv")
-    assert (metrics["best_epoch"] > KILL_AFTER) is best_after_kill
-    rates = [float(r["learning_rate"]) for r in history]
-    assert rates[-1] < 0.6 * rates[KILL_AFTER] and len(history) < RESUMABLE.max_epochs
+    assert metrics["best_epoch"] > KILL_AFTER
+    if hparams is NO_RANDOMNESS:
+        rates = [float(r["learning_rate"]) for r in history]
+        assert rates[-1] < 0.6 * rates[KILL_AFTER] and len(history) < RESUMABLE.max_epochs
 
     # Tolerance: one unit of the last digit the files print (probabilities with 6 decimals,
     # history with 6 significant digits). Both runs do the same float32 operations on the same
     # numbers in the same order under TensorFlow's op determinism, so they agree bit for bit;
     # the allowance only keeps a value that rounds on a printed digit's edge from failing. A
-    # resume that restarted one random stream or lost Adam's state ends about 1e-2 apart.
+    # resume that restarts any one random stream (data order, augmentation or dropout), or
+    # loses Adam's state, ends with some probabilities 0.1 or more apart here.
     for name in ("val", "test"):
         a = _read_rows(whole / f"predictions_{name}.csv")
         b = _read_rows(resumed / f"predictions_{name}.csv")
