@@ -3,8 +3,10 @@
 ``train_model`` writes one run folder (ARCHITECTURE.md) and can be killed at any moment:
 every file is replaced atomically, each epoch ends with a checkpoint in ``checkpoints/``
 (``state.json`` plus NumPy archives of the best weights and of the last epoch's weights and
-optimizer state), and ``resume=True`` continues from the last finished epoch. ``model.keras``
-is written once, at the end, from the best weights (uncompiled: no optimizer state inside).
+optimizer state), and ``resume=True`` continues from the last finished epoch. Each epoch's
+random draws (data order, augmentation, dropout) depend only on (seed, stage, epoch), so a
+killed and resumed run ends as the uninterrupted run would. ``model.keras`` is written once,
+at the end, from the best weights (uncompiled: no optimizer state inside).
 
 Protocol, as the thesis fixes it:
 
@@ -42,7 +44,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -527,8 +529,15 @@ class _Trainer:
                        run_eagerly=self.profile.run_eagerly)
 
     def fit_stage(self, stage: int, fitted: keras.Model, epochs: int, lr: float,
-                  train_data: Any, val_data: Any, class_weight: dict[int, float] | None,
-                  resuming: bool) -> None:
+                  epoch_data: Callable[[int], Any], val_data: Any,
+                  class_weight: dict[int, float] | None, resuming: bool) -> None:
+        """Fit ``fitted`` for the stage's remaining epochs, one ``fit`` call per epoch.
+
+        ``epoch_data(seed)`` builds one epoch's training data. Before each epoch every random
+        stream (data order, augmentation, dropout) restarts from :func:`_epoch_seed`, so the
+        epoch draws the same numbers whether or not the run was killed and resumed before it.
+        The compiled train function is kept across the calls (no recompile).
+        """
         st = self.state
         if stage in st["stages_done"] or epochs <= 0:
             return
@@ -537,16 +546,53 @@ class _Trainer:
         self.compile(fitted, lr)
         if resuming and st["stage_epochs_done"] > 0:
             self.restore_optimizer(fitted)
-        done = st["stage_epochs_done"]
-        if done < epochs and not st["stopped_early"].get(str(stage)):
-            # shuffle=False: our datasets shuffle themselves (seeded, resumable).
-            fitted.fit(train_data, validation_data=val_data, epochs=epochs, initial_epoch=done,
-                       class_weight=class_weight, shuffle=False,
-                       callbacks=[ThesisProtocol(self, stage, lr, epochs)],
-                       verbose=2 if self.progress else 0)
+        callbacks = [ThesisProtocol(self, stage, lr, epochs)]
+        if self.progress:
+            callbacks.append(_StageProgbar(epochs))
+        while st["stage_epochs_done"] < epochs and not st["stopped_early"].get(str(stage)):
+            epoch = st["stage_epochs_done"]
+            seed = _epoch_seed(self.seed, stage, epoch)
+            keras.utils.set_random_seed(seed)  # anything drawing from the global generators
+            _reseed_generators(fitted, seed, stream=0)  # dropout
+            # shuffle=False: the epoch's data is already shuffled, from the epoch's seed.
+            fitted.fit(epoch_data(seed), validation_data=val_data, epochs=epoch + 1,
+                       initial_epoch=epoch, class_weight=class_weight, shuffle=False,
+                       callbacks=callbacks, verbose=2 if self.progress else 0)
         st["stages_done"].append(stage)
         self.save_state()
         self.prune_checkpoints()
+
+
+def _epoch_seed(seed: int, stage: int, epoch: int) -> int:
+    """The seed of one epoch's random draws: a pure function of the run's seed, the stage and
+    the stage's epoch (0-based), mixed by NumPy's SeedSequence so neighbouring epochs (or
+    seeds) share no streams. Below 2**31, as TensorFlow's int64 and JAX's uint32 seeds allow."""
+    return int(np.random.SeedSequence([seed, stage, epoch]).generate_state(1)[0] >> 1)
+
+
+def _reseed_generators(layer: keras.Layer, seed: int, stream: int) -> None:
+    """Restart every ``keras.random.SeedGenerator`` inside ``layer`` (dropout, augmentation)
+    from ``seed``. Their state lives in variables that ``get_weights`` and so our checkpoints
+    leave out; without this a resumed run would start them where they were built. ``stream``
+    keeps the model's and the augmenter's generators apart under one epoch seed."""
+    states = [v for v in layer.variables if v.name == "seed_generator_state"]
+    if not states:
+        return
+    keys = np.random.SeedSequence([seed, stream]).generate_state(len(states)) >> 1
+    for state, key in zip(states, keys, strict=True):  # one key each: no shared streams
+        state.assign(np.array([key, 0], dtype=state.dtype))
+
+
+class _StageProgbar(keras.callbacks.ProgbarLogger):
+    """Keras's per-epoch progress line, counting "Epoch k/N" over the stage: ``fit_stage``
+    fits one epoch per call, so Keras alone would print "k/k" (or nothing for the first)."""
+
+    def __init__(self, stage_epochs: int) -> None:
+        super().__init__()
+        self.stage_epochs = stage_epochs
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        super().set_params({**params, "epochs": self.stage_epochs})
 
 
 def _features(feat_model: keras.Model, images: np.ndarray, batch_size: int,
@@ -784,8 +830,9 @@ def _train_model(
     if resuming:
         trainer.state = saved
     st = trainer.state
-    # One seed fixes initialisation, augmentation and shuffling (the split's own seed is in
-    # the manifest). A resumed run re-seeds too, so its continuation is reproducible as well.
+    # One seed fixes initialisation (the split's own seed is in the manifest); fit_stage
+    # re-seeds shuffling, augmentation and dropout at each epoch from (seed, stage, epoch), so
+    # a resumed run continues the random streams of the uninterrupted run.
     set_seed(int(seed))
     _enable_determinism()
 
@@ -806,11 +853,14 @@ def _train_model(
         val_ds = data.make_dataset(val.images, val.labels, num_classes, batch_size,
                                    training=False, seed=int(seed))
 
-        def image_data(offset: int) -> Any:
-            aug = augment.build_augmenter(aug_cfg, seed=int(seed) + offset)
+        augmenter = augment.build_augmenter(aug_cfg, seed=int(seed))
+
+        def image_data(epoch_seed: int) -> Any:
+            """One epoch of shuffled, augmented images, its draws fixed by ``epoch_seed``."""
+            _reseed_generators(augmenter, epoch_seed, stream=1)
             return _repeat(data.make_dataset(train.images, train.labels, num_classes,
-                                             batch_size, training=True, augment=aug,
-                                             seed=int(seed) + offset), prof.epoch_repeats)
+                                             batch_size, training=True, augment=augmenter,
+                                             seed=epoch_seed), prof.epoch_repeats)
 
         s1_epochs = prof.stage1_epochs if transfer else prof.max_epochs
         if 1 not in st["stages_done"]:
@@ -820,18 +870,19 @@ def _train_model(
                                                     batch_size)
                 head = models.head_model(model)
                 sample_w = np.array([cw[int(k)] for k in train.labels], dtype="float32")
-                cached = _CachedViews(feats, _onehot(train.labels, num_classes), sample_w,
-                                      batch_size, seed=int(seed) + st["global_epochs"],
-                                      repeats=prof.epoch_repeats)
+                onehot = _onehot(train.labels, num_classes)
+
+                def cached_views(epoch_seed: int) -> _CachedViews:
+                    return _CachedViews(feats, onehot, sample_w, batch_size, seed=epoch_seed,
+                                        repeats=prof.epoch_repeats)
                 trainer.log(f"stage 1: head on cached features ({feats.shape[0]} views x "
                             f"{feats.shape[1]} images), up to {s1_epochs} epochs")
-                trainer.fit_stage(1, head, s1_epochs, lr, cached,
+                trainer.fit_stage(1, head, s1_epochs, lr, cached_views,
                                   (val_feats, _onehot(val.labels, num_classes)), None, resuming)
             else:
                 what = "frozen backbone" if transfer else "all layers"
                 trainer.log(f"stage 1: {what}, up to {s1_epochs} epochs at {size} px")
-                trainer.fit_stage(1, model, s1_epochs, lr, image_data(st["global_epochs"]),
-                                  val_ds, cw, resuming)
+                trainer.fit_stage(1, model, s1_epochs, lr, image_data, val_ds, cw, resuming)
             (run_dir / "checkpoints" / "features.npz").unlink(missing_ok=True)
         if transfer and prof.stage2_epochs > 0 and 2 not in st["stages_done"]:
             if st.get("stage") != 2 or st["stage_epochs_done"] == 0:
@@ -840,9 +891,8 @@ def _train_model(
             models.set_stage(model, 2, trainable_tail=tail)
             trainer.log(f"stage 2: head + last {tail} backbone layers (BatchNorm frozen), up to "
                         f"{prof.stage2_epochs} epochs at lr {prof.fine_tune_lr:g}")
-            trainer.fit_stage(2, model, prof.stage2_epochs, prof.fine_tune_lr,
-                              image_data(st["global_epochs"]), val_ds, cw,
-                              resuming and st.get("stage") == 2)
+            trainer.fit_stage(2, model, prof.stage2_epochs, prof.fine_tune_lr, image_data,
+                              val_ds, cw, resuming and st.get("stage") == 2)
 
         _finish(trainer, cfg, train, val, test, batch_size, t_start)
     return run_dir
