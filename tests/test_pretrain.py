@@ -69,6 +69,23 @@ def test_recipe_comes_from_the_profile() -> None:
         pretrain.recipe_for("custom_cnn", TINY)
 
 
+def test_quarter_turns_move_the_mask_with_the_image() -> None:
+    recipe = pretrain.Recipe(model="vgg16", input_size=8, mask_grid=8)
+    rng = np.random.default_rng(0)
+    pattern = (rng.random((40, 8, 8)) > 0.5).astype(np.float32)
+    images = np.repeat(pattern[..., None], 3, axis=-1)
+    targets = {"metal": np.eye(4, dtype=np.float32)[rng.integers(0, 4, 40)],
+               "mask": pattern.reshape(40, -1).copy()}
+    x, y = pretrain.batch_for(images, targets, np.arange(40), recipe, rng)
+    assert set(y["quarter"].argmax(1)) == {0, 1, 2, 3}
+    np.testing.assert_array_equal(x[..., 0].reshape(40, -1), y["mask"])
+    turned = y["quarter"].argmax(1) > 0
+    assert not np.array_equal(x[turned], images[turned])  # the turns happened
+    np.testing.assert_array_equal(images[..., 0], pattern)  # the source arrays are untouched
+    with pytest.raises(JewelNetError, match="quarter"):
+        pretrain.Recipe(model="vgg16", input_size=8, heads=("quarter", "light"))
+
+
 def test_missing_backbone_is_one_clear_line(cache: Path, tiny_data, capsys) -> None:
     data_dir, split = tiny_data
     code = cli.main(["train", "--model", "vgg16", "--data", str(data_dir), "--split", str(split),
