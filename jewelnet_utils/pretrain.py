@@ -3,7 +3,8 @@
 ImageNet weights cannot always be had (offline machines), and a backbone trained from random
 weights on ~850 images in a few CPU minutes stays near chance. So ``jewelnet pretrain`` trains
 each backbone on a task that never sees the eight class labels: from JewelSynth images of
-*another* data seed it predicts how each image was rendered. The heads (``Recipe.heads``) are
+*another* data seed it predicts how each image was rendered and how we turned it. The heads
+(``Recipe.heads``) are
 
 - ``metal``: which of the four metals (a softmax head);
 - ``quarter``: by how many quarter turns we rotated the image before showing it (each epoch
@@ -16,14 +17,18 @@ each backbone on a task that never sees the eight class labels: from JewelSynth 
   learned little in our measurements and cannot be combined with ``quarter`` (a turn would
   change their targets), so the default recipe leaves them out.
 
-Every one of them is drawn independently of the class or measured from the pixels; the
-metadata fields that depend on the class (``style``, ``ambiguous``, ``aspect``, ``scale``,
-``background``/``bg_colour`` through the class's skin probability, ``cropped``/
-``crop_fraction`` through forced crops, ``gem_colour`` through which classes carry a stone)
-are never used. The class is only used to pick what the renderer draws, as the generator does.
+Metal, light, rotation, brightness, contrast and shadow are drawn independently of the class;
+the turns are ours; the silhouette is the renderer's object mask. The offsets are drawn
+uniformly too, but their range shrinks for large objects, so they carry a trace of the
+object's size (hence of the class) and stay out of the default recipe. The metadata fields
+that depend on the class (``style``, ``ambiguous``, ``aspect``, ``scale``, ``background``/
+``bg_colour`` through the class's skin probability, ``cropped``/``crop_fraction`` through
+forced crops, ``gem_colour`` through which classes carry a stone) are never used. The class
+only picks what the renderer draws, as the generator does; it is never stored or predicted.
 
 This is domain-adaptive pretraining: the source images share JewelSynth's renderer, so the
-source sits far closer to the target than ImageNet sits to real photos. The book says so.
+source sits far closer to the target than ImageNet sits to real photos, and the book must say
+so next to any result from these backbones.
 
 The backbone is written to a per-machine cache keyed by the recipe and the generator version
 (``backbone_path``), through a temporary file and ``os.replace``, so a half-written file is
