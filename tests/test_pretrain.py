@@ -69,6 +69,23 @@ def test_recipe_comes_from_the_profile() -> None:
         pretrain.recipe_for("custom_cnn", TINY)
 
 
+def test_quarter_turns_move_the_mask_with_the_image() -> None:
+    recipe = pretrain.Recipe(model="vgg16", input_size=8, mask_grid=8)
+    rng = np.random.default_rng(0)
+    pattern = (rng.random((40, 8, 8)) > 0.5).astype(np.float32)
+    images = np.repeat(pattern[..., None], 3, axis=-1)
+    targets = {"metal": np.eye(4, dtype=np.float32)[rng.integers(0, 4, 40)],
+               "mask": pattern.reshape(40, -1).copy()}
+    x, y = pretrain.batch_for(images, targets, np.arange(40), recipe, rng)
+    assert set(y["quarter"].argmax(1)) == {0, 1, 2, 3}
+    np.testing.assert_array_equal(x[..., 0].reshape(40, -1), y["mask"])
+    turned = y["quarter"].argmax(1) > 0
+    assert not np.array_equal(x[turned], images[turned])  # the turns happened
+    np.testing.assert_array_equal(images[..., 0], pattern)  # the source arrays are untouched
+    with pytest.raises(JewelNetError, match="quarter"):
+        pretrain.Recipe(model="vgg16", input_size=8, heads=("quarter", "light"))
+
+
 def test_missing_backbone_is_one_clear_line(cache: Path, tiny_data, capsys) -> None:
     data_dir, split = tiny_data
     code = cli.main(["train", "--model", "vgg16", "--data", str(data_dir), "--split", str(split),
@@ -179,3 +196,26 @@ def test_imagenet_from_keras_home_without_download(tmp_path: Path, tiny_data,
     np.testing.assert_array_equal(  # block 1 is frozen in both stages: still Keras's file
         models.backbone_of(trained).get_layer("block1_conv1").get_weights()[0],
         source.get_layer("block1_conv1").get_weights()[0])
+
+
+def test_effnet_pretext_file_keeps_its_own_normalisation(cache: Path) -> None:
+    """Our EfficientNet backbones are trained without ImageNet's std, so loading one must not
+    fold that std in (the Keras ImageNet file needs it, ours would be distorted by it)."""
+    recipe = pretrain.recipe_for("efficientnetb2", TINY)
+    source = pretrain.build_pretext_model(recipe)
+    norm = next(la for la in source.get_layer("backbone").layers
+                if isinstance(la, keras.layers.Normalization))
+    norm.adapt_variance.assign(np.full(norm.adapt_variance.shape, 4.0, dtype="float32"))
+    target = pretrain.backbone_path(recipe)
+    pretrain._write_backbone(source, target)
+    assert models.weights_kind("efficientnetb2", str(target)) == "pretext_file"
+    loaded = models.build_model("efficientnetb2", weights=str(target), input_size=48)
+    norm2 = next(la for la in models.backbone_of(loaded).layers
+                 if isinstance(la, keras.layers.Normalization))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(norm2.adapt_variance).ravel(), 4.0)
+
+
+def test_auto_builds_only_what_the_default_weights_need() -> None:
+    assert pretrain.backbones_needed(PROFILES["cpu"]) == ()  # cpu trains from random init
+    pretext_default = dataclasses.replace(TINY, default_weights="pretext")
+    assert pretrain.backbones_needed(pretext_default) == pretrain.BACKBONES
