@@ -20,7 +20,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jewelnet_utils import data, evaluate, pretrain, synth, train
+from jewelnet_utils import data, evaluate, pretrain, records, synth, train
 from jewelnet_utils.config import get_profile
 from jewelnet_utils.utils import atomic_write_json, library_versions
 
@@ -57,6 +57,10 @@ def compare(model: str, prof, data_dir: Path, split: Path, out: Path, seed: int)
             "mcnemar": {"only_pretext_right": b, "only_none_right": c, "p": p}}
 
 
+# Each row trains the same model twice: once from our pretext backbone, once from scratch.
+WEIGHTS_COMPARED = "pretext (our cached backbone) against none (random initialisation), per row"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(pretrain.BACKBONES))
@@ -79,7 +83,10 @@ def main() -> None:
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "profile": prof.name, "seed": args.seed, "dataset": str(data_dir),
             "generator_version": synth.VERSION, "cpu_count": os.cpu_count(),
-            "libraries": library_versions(), "backbones": rows})
+            "libraries": library_versions(), "backbones": rows,
+            "provenance": records.provenance(
+                weights=WEIGHTS_COMPARED, data=f"JewelSynth {synth.VERSION} ({data_dir})",
+                seed=args.seed, profile=prof.name)})
     print(f"wrote {out}")
 
 
