@@ -499,3 +499,44 @@ def run_pretrain(args: argparse.Namespace) -> int:
     if args.json_out:
         atomic_write_json(args.json_out, {"profile": prof.name, "backbones": records})
     return 0
+
+
+def transfer_table(record: dict[str, Any]) -> Any:
+    """The reader's view of a ``scripts/pretrain_transfer.py`` record: per measured backbone,
+    its recipe, how well it learned the pretext task, and the target test accuracy from it
+    against random initialisation (same profile, split and seed)."""
+    import pandas as pd
+
+    from .config import MODEL_TITLES
+
+    rows = []
+    scratch_of = {}  # a row may reuse an earlier row's random-init run (it says so in text)
+    for row in record["backbones"]:
+        recipe = row["pretrain"]["recipe"]
+        task = row["pretrain"].get("source_task", {})
+        ours, scratch = row["runs"]["pretext"], row["runs"]["none"]
+        if isinstance(scratch, dict):
+            scratch_of[row["model"]] = scratch
+        else:
+            scratch = scratch_of[row["model"]]
+        low, high = ours["test_accuracy_ci95"]
+        rows.append({
+            "Backbone": MODEL_TITLES.get(row["model"], row["model"]),
+            # The note opens with the recipe's name and heads, for rows of every recipe format.
+            "Pretext recipe": f"{row['note'].split(':')[0]}; {recipe['epochs']} epochs at "
+                              f"{recipe['input_size']} px",
+            "Quarter turns learned": _versus(task, "quarter_accuracy"),
+            "Test, our backbone": f"{100 * ours['test_accuracy']:.1f}% "
+                                  f"[{100 * low:.1f}, {100 * high:.1f}]",
+            "Test, random init": f"{100 * scratch['test_accuracy']:.1f}%",
+            "Gain (points)": f"{row['gain_points']:+.1f}",
+            "McNemar p": f"{row['mcnemar']['p']:.2g}",
+        })
+    return pd.DataFrame(rows).set_index("Backbone").rename_axis(None)
+
+
+def _versus(task: dict[str, Any], key: str) -> str:
+    """'54% (chance 20%)' for a source-task score beside its no-skill baseline."""
+    if key not in task:
+        return "–"
+    return f"{100 * task[key]:.0f}% (chance {100 * task[key + '_baseline']:.0f}%)"

@@ -1,0 +1,23 @@
+"""The reader's table of the pretext-transfer record (notebook 04, the results chapter)."""
+
+import json
+from pathlib import Path
+
+from jewelnet_utils import pretrain
+
+RECORD = Path(__file__).resolve().parents[1] / "results" / "pretrain-2026-11-28.json"
+
+
+def test_transfer_table_reads_every_row_of_the_record():
+    record = json.loads(RECORD.read_text(encoding="utf-8"))
+    table = pretrain.transfer_table(record)
+    assert len(table) == len(record["backbones"])
+    best = record["backbones"][-1]
+    last = table.iloc[-1]
+    low, high = best["runs"]["pretext"]["test_accuracy_ci95"]
+    assert last["Test, our backbone"] == (f"{100 * best['runs']['pretext']['test_accuracy']:.1f}%"
+                                          f" [{100 * low:.1f}, {100 * high:.1f}]")
+    # That row reuses the v2 row's random-init run, as its record says.
+    assert last["Test, random init"] == table.iloc[1]["Test, random init"]
+    assert last["Gain (points)"] == f"{best['gain_points']:+.1f}"
+    assert table.iloc[0]["Quarter turns learned"] == "–"  # recipe v1 had no quarter turns
