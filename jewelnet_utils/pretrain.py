@@ -522,9 +522,9 @@ def transfer_table(record: dict[str, Any]) -> Any:
         low, high = ours["test_accuracy_ci95"]
         rows.append({
             "Backbone": MODEL_TITLES.get(row["model"], row["model"]),
-            # The note opens with the recipe's name and heads, for rows of every recipe format.
-            "Pretext recipe": f"{row['note'].split(':')[0]}; {recipe['epochs']} epochs at "
-                              f"{recipe['input_size']} px",
+            # The note opens with the recipe's name ("recipe v2, ..."), in every record format.
+            "Pretext recipe": f"{row['note'].split(',')[0].split(' (')[0]}: "
+                              f"{recipe['epochs']} epochs at {recipe['input_size']} px",
             "Quarter turns learned": _versus(task, "quarter_accuracy"),
             "Test, our backbone": f"{100 * ours['test_accuracy']:.1f}% "
                                   f"[{100 * low:.1f}, {100 * high:.1f}]",
