@@ -161,6 +161,19 @@ def _read_predictions(path: Path, classes: Sequence[str]) -> pd.DataFrame:
     return df
 
 
+def training_summary(run: Run) -> pd.DataFrame:
+    """Per training stage: epochs run, whether early stopping ended it, and minutes taken,
+    the part of ``timings.json`` a reader needs (the rest is for the bench)."""
+    timings = run.timings
+    rows = []
+    for stage, epochs in (timings.get("epochs") or {}).items():
+        seconds = timings.get(f"{stage}_s")
+        rows.append({"stage": stage.replace("stage", "stage "), "epochs": epochs,
+                     "stopped early": bool((timings.get("stopped_early") or {}).get(stage)),
+                     "minutes": round(seconds / 60, 1) if seconds is not None else None})
+    return pd.DataFrame(rows).set_index("stage").rename_axis(None)
+
+
 def load_run(run_dir: str | Path) -> Run:
     """Read a finished run folder; a missing or incomplete one is a clear error naming the file,
     so a report is never built from half a run."""

@@ -177,8 +177,8 @@ run_dir = P.train(MODEL, retrain=RETRAIN)
 # %%
 run = evaluate.load_run(run_dir)
 print(f"Run folder: {P.rel(run_dir)}")
-display(pd.json_normalize(run.timings, sep=" / ").T.rename(columns={0: "value"}))
-print(P.provenance(f"the {model_title(MODEL)} training timings"))
+display(evaluate.training_summary(run))
+print(P.provenance(f"the {model_title(MODEL)} training stages"))
 
 # %% [markdown]
 # ## Learning curves

@@ -94,3 +94,18 @@ def test_efficiency_tables_round_and_name_the_models():
     assert size.loc["VGG16", "Multiply-adds (G)"] == "1.23"
     assert time.loc["VGG16", "Training (min)"] == "3.2"
     assert time.loc["VGG16", "One image (ms)"] == "–"  # not measured in this build
+
+
+def test_training_summary_shows_stages_not_internals():
+    from types import SimpleNamespace
+
+    from jewelnet_utils.evaluate import training_summary
+
+    timings = {"stage1_s": 30.0, "stage2_s": 150.0, "feature_cache_s": 12.0,
+               "wall_s_this_session": 200.0, "epochs": {"stage1": 10, "stage2": 2},
+               "stopped_early": {"stage1": True, "stage2": False}}
+    table = training_summary(SimpleNamespace(timings=timings))
+    assert list(table.index) == ["stage 1", "stage 2"]
+    assert table.loc["stage 1", "epochs"] == 10 and bool(table.loc["stage 1", "stopped early"])
+    assert table.loc["stage 2", "minutes"] == 2.5
+    assert list(table.columns) == ["epochs", "stopped early", "minutes"]
