@@ -15,6 +15,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .thesis import TABLE_6_1
+
 OK = "consistent"
 BAD = "inconsistent"
 POSSIBLE_FOR_EACH = "possible for each"
@@ -427,8 +429,6 @@ def check_prior_work_comparability(studies: Sequence[Any] | None = None) -> list
     """Table 6.1 ranks the thesis above earlier studies. A ranking by accuracy needs the same
     task and test data; each earlier row is checked for both against the thesis's own rows.
     The last row is the verdict on the ranking."""
-    from .thesis import TABLE_6_1
-
     studies = list(TABLE_6_1 if studies is None else studies)
     own = [s for s in studies if s.study.startswith("This study")]
     own_tasks = {s.task for s in own}
