@@ -174,7 +174,8 @@ glue("ranking_claims", ranking)
 # %%
 pairs = result["mcnemar"].assign(
     model_a=lambda df: df["model_a"].map(model_title),
-    model_b=lambda df: df["model_b"].map(model_title))
+    model_b=lambda df: df["model_b"].map(model_title),
+    p_value=lambda df: df["p_value"].map("{:.2g}".format))  # tiny p-values stay readable
 pairs = pairs.rename(columns={"model_a": "Model A", "model_b": "Model B",
                               "b_only_a_right": "Only A right", "c_only_b_right": "Only B right",
                               "p_value": "p"})
