@@ -1113,7 +1113,7 @@ def evaluate_runs(run_dirs: Sequence[str | Path | Run], out_dir: str | Path, see
     notes: list[str] = []
 
     # Tables 5.1-5.3, confusion matrices, calibration.
-    summary_rows, per_class, calibration, confusions = [], {}, {}, {}
+    summary_rows, per_class, calibration, confusions, warned = [], {}, {}, {}, {}
     for r in runs:
         y_true, y_pred = r.labels(split)
         k = len(r.classes)
@@ -1130,10 +1130,9 @@ def evaluate_runs(run_dirs: Sequence[str | Path | Run], out_dir: str | Path, see
                                "n": len(y_true), **summary_row(y_true, y_pred, r.classes),
                                "Accuracy CI low": acc.low, "Accuracy CI high": acc.high,
                                "F1 CI low": f1.low, "F1 CI high": f1.high, "ECE": np.nan}
-        warnings = model_warnings(y_true, y_pred, r.classes)
-        row["Warning"] = "; ".join(warnings)
+        warned[r.name] = row["Warning"] = "; ".join(model_warnings(y_true, y_pred, r.classes))
         probs = r.probs(split)
-        if warnings:
+        if warned[r.name]:
             # A constant or chance-level model can look "well calibrated"; its ECE is no finding.
             notes.append(f"{r.name}: {row['Warning']}; calibration and Grad-CAM not reported")
         elif probs is not None:
@@ -1172,7 +1171,7 @@ def evaluate_runs(run_dirs: Sequence[str | Path | Run], out_dir: str | Path, see
         else:
             notes.append(f"{r.name}: {r.model_file} missing; efficiency and Grad-CAM skipped")
         eff_rows.append(efficiency_row(r, model, timing=timing, repeats=timing_repeats))
-        warning = summary.loc[summary["run"] == r.name, "Warning"].iloc[0]
+        warning = warned[r.name]
         if figures and model is not None:
             try:
                 fig, note = ((None, f"{r.name}: no Grad-CAM figure: {warning}") if warning

@@ -281,13 +281,11 @@ def model_title(model: str) -> str:
 
 
 def _figure_image(fig: Any) -> Any:
-    import io
-
     from IPython.display import Image
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return Image(data=buf.getvalue())
+    from .plots import figure_bytes
+
+    return Image(data=figure_bytes(fig, dpi=110))
 
 
 def show_figure(fig: Any, save_to: str | os.PathLike[str] | None = None) -> None:

@@ -53,12 +53,17 @@ def _add_caption(fig: Figure, caption: str | None) -> None:
         fig.supxlabel(caption, **CAPTION_STYLE)
 
 
+def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 120) -> bytes:
+    """The figure rendered in memory, trimmed to its content."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> Path:
     """Render to memory, then write atomically, so a crash never leaves half a PNG."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=dpi,
-                bbox_inches="tight")
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write_bytes(path, figure_bytes(fig, Path(path).suffix.lstrip(".") or "png",
+                                                 dpi))
 
 
 def confusion_matrix(cm: np.ndarray, classes: Sequence[str], title: str = "",
