@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from .config import DEFAULT_SEED, MODELS, PROFILES, JewelNetError
+from .config import DEFAULT_SEED, EXPERIMENTS, MODELS, PROFILES, JewelNetError
 from .quiet import restore_tensorflow_logs
 
 
@@ -54,6 +54,8 @@ def _synth(p: argparse.ArgumentParser) -> None:
                    help=f"take counts/size/difficulty from this profile ({', '.join(PROFILES)})")
     p.add_argument("--ensure", action="store_true",
                    help="only generate if the profile's data set is missing or incomplete")
+    p.add_argument("--experiment", default=None, choices=(*EXPERIMENTS, "all"),
+                   help="with --ensure: the data set of this thesis experiment (or of both)")
     p.add_argument("--workers", type=int, default=None,
                    help="processes; default one per CPU (the output is identical)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

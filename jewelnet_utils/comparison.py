@@ -200,3 +200,29 @@ def efficiency_tables(efficiency: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
             "Thesis inference": claims.get("Inference", "")})
     return (pd.DataFrame(size_rows).set_index("Model").rename_axis(None),
             pd.DataFrame(time_rows).set_index("Model").rename_axis(None))
+
+
+EXPERIMENT_TITLES = {"imbalanced": "Imbalanced", "balanced": "Balanced"}
+
+
+def experiments_table(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Both thesis experiments beside Table 5.1: per model, the thesis's accuracy, then ours in
+    each experiment with its 95% interval. Column titles carry each test set's size, because
+    the two experiments are scored on different images and cannot be paired."""
+    columns: dict[str, dict[str, str]] = {}
+    models: list[str] = []
+    for experiment, summary in summaries.items():
+        title = f"{EXPERIMENT_TITLES.get(experiment, experiment)} (n = {int(summary['n'].iloc[0])})"
+        for _, r in summary.iterrows():
+            if r["model"] not in models:
+                models.append(r["model"])
+            note = short_warning(r.get("Warning", ""))
+            cell = (f"{_pct(r['Accuracy'])} "
+                    f"[{_interval(r['Accuracy CI low'], r['Accuracy CI high'])}]")
+            columns.setdefault(title, {})[r["model"]] = cell + (f" ({note})" if note else "")
+    table = pd.DataFrame({
+        "Thesis (Table 5.1)": {m: _pct(THESIS_TABLE_5_1.get(m, {}).get("Accuracy", np.nan))
+                               for m in models},
+        **columns,
+    }).reindex(models).fillna("–")
+    return table.rename(index=lambda m: MODEL_TITLES.get(m, m))

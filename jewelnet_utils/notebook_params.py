@@ -9,12 +9,13 @@ same whether papermill runs them from ``notebooks/`` or from the root.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import MODEL_TITLES, PROFILES, JewelNetError, Profile, run_name
+from .config import MODEL_TITLES, PROFILES, JewelNetError, Profile, check_experiment, run_name
 
 # Files that mark the top of a checkout of this project.
 _ROOT_MARKERS = ("_toc.yml", "pyproject.toml")
@@ -60,6 +61,7 @@ class NotebookParams:
     artifacts: Path
     reports: Path
     extra: dict[str, Any] = field(default_factory=dict)
+    experiment: str = "imbalanced"  # which of the thesis's two experiments (config.EXPERIMENTS)
     _dataset: Path | None = field(default=None, repr=False)
 
     @property
@@ -72,6 +74,20 @@ class NotebookParams:
         """True when the notebooks use the generated JewelSynth images."""
         return self.data_dir is None
 
+    def for_experiment(self, experiment: str) -> NotebookParams:
+        """These parameters for one of the thesis's two experiments. The balanced one has its
+        own JewelSynth set, and its splits, runs and reports live in ``balanced/`` sub-folders
+        of ARTIFACTS and the reports folder, so the two experiments never mix."""
+        if check_experiment(experiment) == self.experiment:
+            return self
+        if not self.synthetic:
+            raise ParameterError(
+                f"the {experiment} experiment is a JewelSynth set; with "
+                f"DATA_DIR={self.rel(self.data_dir)} only that folder's own experiment runs")
+        return dataclasses.replace(self, experiment=experiment, _dataset=None,
+                                   artifacts=self.artifacts / experiment,
+                                   reports=self.reports / experiment)
+
     def dataset(self) -> Path:
         """The image folder: ``DATA_DIR``, or the profile's synthetic set (generated if missing)."""
         if self._dataset is None:
@@ -80,8 +96,8 @@ class NotebookParams:
             else:
                 from . import synth
 
-                self._dataset = Path(synth.ensure_dataset(self.profile, root=self.root,
-                                                          progress=False))
+                self._dataset = Path(synth.ensure_dataset(
+                    self.profile, root=self.root, progress=False, experiment=self.experiment))
         return self._dataset
 
     def split_path(self) -> Path:
@@ -133,7 +149,7 @@ class NotebookParams:
             if path is None:
                 from .synth import default_dataset_dir
 
-                path = self.root / default_dataset_dir(self.profile)
+                path = self.root / default_dataset_dir(self.profile, self.experiment)
             return f"synthetic JewelSynth ({_display(path, self.root)})"
         return f"photos in {_display(path, self.root)}"
 
@@ -145,6 +161,8 @@ class NotebookParams:
             f"weights={self.weights_label}",
             f"seed={self.seed}",
         ]
+        if self.experiment != "imbalanced":
+            parts.insert(2, f"experiment={self.experiment}")
         parts += [f"{key}={value}" for key, value in details.items()]
         head = f"Provenance of {what}: " if what else "Provenance: "
         return head + "; ".join(parts)

@@ -33,7 +33,16 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from .config import CLASSES, DEFAULT_DATA_DIR, DISPLAY_NAMES, JewelNetError, Profile, get_profile
+from .config import (
+    CLASSES,
+    DEFAULT_DATA_DIR,
+    DISPLAY_NAMES,
+    EXPERIMENTS,
+    JewelNetError,
+    Profile,
+    check_experiment,
+    get_profile,
+)
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 VERSION = "1.8"  # bump whenever the same arguments would draw other pixels
@@ -1483,27 +1492,37 @@ def _profile(profile: Profile | str | None) -> Profile:
     return profile if isinstance(profile, Profile) else get_profile(profile)
 
 
-def default_dataset_dir(profile: Profile | str | None = None) -> Path:
-    """``data/jewelsynth`` for the thesis settings; ``data/jewelsynth-<profile>`` otherwise."""
+def default_dataset_dir(profile: Profile | str | None = None,
+                        experiment: str = "imbalanced") -> Path:
+    """``data/jewelsynth`` for the thesis settings; ``data/jewelsynth-<profile>`` otherwise;
+    the balanced experiment's folder carries a ``-balanced`` suffix."""
     prof = _profile(profile)
-    thesis = (str(prof.synth_counts).lower() == "thesis" and prof.synth_size == 256
-              and prof.synth_difficulty == "thesis")
+    thesis_look = prof.synth_size == 256 and prof.synth_difficulty == "thesis"
+    if check_experiment(experiment) == "balanced":
+        stem = DEFAULT_DATA_DIR.name if thesis_look and prof.balanced_counts == "balanced" \
+            else f"{DEFAULT_DATA_DIR.name}-{prof.name}"
+        return DEFAULT_DATA_DIR.with_name(f"{stem}-balanced")
+    thesis = thesis_look and str(prof.synth_counts).lower() == "thesis"
     return DEFAULT_DATA_DIR if thesis else DEFAULT_DATA_DIR.with_name(
         f"{DEFAULT_DATA_DIR.name}-{prof.name}")
 
 
 def ensure_dataset(profile: Profile | str | None = None, root: str | os.PathLike[str] = ".",
-                   seed: int = 0, workers: int = 1, progress: bool = True) -> Path:
-    """The profile's JewelSynth folder, generated or completed first if needed.
+                   seed: int = 0, workers: int = 1, progress: bool = True,
+                   experiment: str = "imbalanced") -> Path:
+    """The JewelSynth folder of the profile's ``experiment``, generated or completed first if
+    needed.
 
     A set left by an older generator version or other difficulty knobs is regenerated: the
-    default folders hold nothing but generated images.
+    default folders hold nothing but generated images. Both experiments draw image *i* of a
+    class from the same seed, so the balanced set shares its first images with the imbalanced
+    one, as two samples of one collection would.
     """
     prof = _profile(profile)
-    out = Path(root) / default_dataset_dir(prof)
-    if not dataset_complete(out, prof.synth_counts, prof.synth_size, seed,
-                            prof.synth_difficulty):
-        generate_dataset(out, prof.synth_counts, prof.synth_size, seed, prof.synth_difficulty,
+    out = Path(root) / default_dataset_dir(prof, experiment)
+    counts = prof.counts_for(experiment)
+    if not dataset_complete(out, counts, prof.synth_size, seed, prof.synth_difficulty):
+        generate_dataset(out, counts, prof.synth_size, seed, prof.synth_difficulty,
                          workers=workers, progress=progress, replace_stale=True)
     return out
 
@@ -1587,6 +1606,21 @@ def _resolve_cli(args: argparse.Namespace) -> tuple[str, int, str, Profile | Non
     return str(counts), int(size), str(difficulty), prof
 
 
+def _ensure_experiments(prof: Profile | None, experiment: str, args: argparse.Namespace,
+                        seed: int, workers: int, quiet: bool) -> int:
+    """``--ensure --experiment E|all``: each experiment's folder under its profile."""
+    if prof is None or not args.ensure or args.out or args.counts or args.preview:
+        raise JewelNetError("--experiment goes with --ensure --profile P, without --out, "
+                            "--counts or --preview")
+    for name in EXPERIMENTS if experiment == "all" else (check_experiment(experiment),):
+        out = default_dataset_dir(prof, name)
+        done = dataset_complete(out, prof.counts_for(name), prof.synth_size, seed,
+                                prof.synth_difficulty)
+        ensure_dataset(prof, seed=seed, workers=workers, progress=not quiet, experiment=name)
+        print(f"JewelSynth {name} experiment: {out}" + (" (already complete)" if done else ""))
+    return 0
+
+
 def run_synth(args: argparse.Namespace) -> int:
     """``jewelnet synth``: generate a data set and/or write a contact sheet."""
     counts, size, difficulty, prof = _resolve_cli(args)
@@ -1602,6 +1636,9 @@ def run_synth(args: argparse.Namespace) -> int:
     seed = int(args.seed)
     out = Path(args.out) if args.out else None
     ensure = bool(getattr(args, "ensure", False))
+    experiment = getattr(args, "experiment", None)
+    if experiment is not None:
+        return _ensure_experiments(prof, experiment, args, seed, workers, quiet)
     if out is None and (ensure or not args.preview):
         if prof is not None and (counts, size, difficulty) == (
                 str(prof.synth_counts), prof.synth_size, prof.synth_difficulty):

@@ -109,3 +109,16 @@ def test_training_summary_shows_stages_not_internals():
     assert table.loc["stage 1", "epochs"] == 10 and bool(table.loc["stage 1", "stopped early"])
     assert table.loc["stage 2", "minutes"] == 2.5
     assert list(table.columns) == ["epochs", "stopped early", "minutes"]
+
+
+def test_experiments_table_sets_both_experiments_beside_table_5_1():
+    imbalanced = _summary({"custom_cnn": 0.9, "vgg16": 0.5}, {"vgg16": "predicts one class"})
+    balanced = _summary({"custom_cnn": 0.8, "vgg16": 0.7}).assign(n=240)
+    table = cmp.experiments_table({"imbalanced": imbalanced, "balanced": balanced})
+    assert list(table.columns) == ["Thesis (Table 5.1)", "Imbalanced (n = 185)",
+                                   "Balanced (n = 240)"]
+    assert table.loc["Custom CNN", "Thesis (Table 5.1)"] == "93.8%"  # Table 5.1, 93.78
+    assert table.loc["Custom CNN", "Balanced (n = 240)"] == "80.0% [75.0–85.0]"
+    assert table.loc["VGG16", "Imbalanced (n = 185)"].endswith("(one class)")
+    only_one = cmp.experiments_table({"imbalanced": imbalanced})
+    assert list(only_one.columns) == ["Thesis (Table 5.1)", "Imbalanced (n = 185)"]

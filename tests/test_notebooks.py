@@ -140,8 +140,10 @@ def test_colab_cell_clones_the_configured_repository(path):
 
 # Pages that state their provenance once, under the parameters, instead of under each output
 # (the evaluation page shows too many outputs for one line each to stay readable); their
-# figures carry the provenance in a footer drawn by plots.py.
+# figures carry the provenance in a footer drawn by plots.py. The evaluation page's balanced
+# experiment uses other images, so it states its own line once, too.
 ONE_PROVENANCE_LINE = {"08-evaluation"}
+EXPERIMENT_PROVENANCE = "B.provenance()"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -153,8 +155,10 @@ def test_every_table_and_figure_names_its_source(path):
                  and c.source.startswith("P = check_params("))
     assert "print(P.provenance())" in first.source, path.name
     if path.stem in ONE_PROVENANCE_LINE:
-        later = nb.cells[nb.cells.index(first) + 1:]
-        assert not any("provenance(" in c.source for c in later if c.cell_type == "code")
+        later = "\n".join(c.source for c in nb.cells[nb.cells.index(first) + 1:]
+                          if c.cell_type == "code")
+        assert later.count(EXPERIMENT_PROVENANCE) <= 1
+        assert "provenance(" not in later.replace(EXPERIMENT_PROVENANCE, "")
         return
     for cell in nb.cells:
         if cell.cell_type != "code" or "def verdicts" in cell.source:
@@ -269,3 +273,17 @@ def test_papermill_reports_a_mistyped_parameter_in_one_line(tmp_path, monkeypatc
     assert err.ename == "ParameterError"
     assert err.evalue.startswith("SEED must be a whole number")
     assert err.traceback == [f"ParameterError: {err.evalue}"]
+
+
+def test_the_balanced_experiment_keeps_its_own_data_runs_and_reports(tmp_path):
+    p = check_params(**{**GOOD, "ARTIFACTS": str(tmp_path / "runs")})
+    b = p.for_experiment("balanced")
+    assert b.run_dir("vgg16") == tmp_path / "runs" / "balanced" / "vgg16-smoke-s7"
+    assert b.reports == p.reports / "balanced" and b.split_path().parent.parent == b.artifacts
+    assert "jewelsynth-smoke-balanced" in b.dataset_label()
+    assert "experiment=balanced" in b.provenance() and "experiment" not in p.provenance()
+    assert b.for_experiment("balanced") is b and p.for_experiment("imbalanced") is p
+    (tmp_path / "photos").mkdir()
+    photos = check_params(**{**GOOD, "DATA_DIR": tmp_path / "photos"})
+    with pytest.raises(ParameterError, match="DATA_DIR=.*only that folder's own experiment"):
+        photos.for_experiment("balanced")

@@ -410,3 +410,18 @@ def test_shipped_calibration_covers_this_generator_version() -> None:
     assert {r["difficulty"] for r in rows} >= {"easy", "thesis", "hard"}, \
         "synth_calibration.json has no runs for this generator version: run `jewelnet calibrate`"
     assert all(r["met"] in ("yes", "no") and 0 < r["test accuracy"] <= 1 for r in rows)
+
+
+def test_each_experiment_has_its_own_folder_and_counts(tmp_path: Path) -> None:
+    assert synth.default_dataset_dir("cpu", "balanced") == Path("data/jewelsynth-balanced")
+    assert synth.default_dataset_dir("smoke", "balanced") == Path("data/jewelsynth-smoke-balanced")
+    assert PROFILES["cpu"].counts_for("balanced") == "balanced"
+    assert synth.resolve_counts("balanced") == {c: 200 for c in CLASSES}  # thesis line 452
+    tiny = dataclasses.replace(PROFILES["smoke"], name="tiny", synth_counts="1",
+                               balanced_counts="2", synth_size=40)
+    imbalanced = synth.ensure_dataset(tiny, root=tmp_path, progress=False)
+    balanced = synth.ensure_dataset(tiny, root=tmp_path, progress=False, experiment="balanced")
+    assert balanced == tmp_path / "data/jewelsynth-tiny-balanced" != imbalanced
+    assert len(list(balanced.rglob("*.png"))) == 16 and len(list(imbalanced.rglob("*.png"))) == 8
+    with pytest.raises(JewelNetError, match="unknown experiment 'equal'"):
+        synth.ensure_dataset(tiny, root=tmp_path, progress=False, experiment="equal")
