@@ -127,10 +127,11 @@ glue("provenance", P.provenance().removeprefix("Provenance: "), display=False)
 run_dirs = [P.run_dir(m) for m in config.MODELS]
 missing = [d.name for d in run_dirs if not (d / "metrics.json").is_file()]
 if missing:
-    raise RuntimeError(f"run notebooks 03-06 first; missing finished runs: {', '.join(missing)}")
+    raise RuntimeError("run notebooks 03-06 first; missing finished runs: "
+                       + ", ".join(missing))
 latency = P.profile != "smoke" if MEASURE_LATENCY is None else bool(MEASURE_LATENCY)
-result = evaluate.evaluate_runs(run_dirs, P.reports, seed=P.seed, n_bootstrap=N_BOOTSTRAP,
-                                timing=latency)
+result = evaluate.evaluate_runs(run_dirs, P.reports, seed=P.seed,
+                                n_bootstrap=N_BOOTSTRAP, timing=latency)
 figures = {path.name: path for path in result["files"] if path.suffix == ".png"}
 summary = result["summary"]
 run_of = dict(zip(summary["model"], summary["run"], strict=True))
@@ -150,12 +151,12 @@ print(f"Tables and figures saved under {P.rel(P.reports)}")
 overall = comparison.overall_table(summary)
 glue("overall_table", overall)
 show_warnings({model_title(m): w for m, w in warnings.items()},
-              "Its numbers describe a model that has not learned the task: they are not findings, "
-              "and its calibration and Grad-CAM are not reported below.")
+              "Its numbers describe a model that has not learned the task: they are "
+              "not findings, and its calibration and Grad-CAM are not reported below.")
 for _, row in summary.iterrows():
     glue(f"acc_{row['model']}", f"{100 * row['Accuracy']:.1f}%", display=False)
-    glue(f"acc_ci_{row['model']}", f"{100 * row['Accuracy CI low']:.1f}–"
-                                   f"{100 * row['Accuracy CI high']:.1f}%", display=False)
+    low, high = row["Accuracy CI low"], row["Accuracy CI high"]
+    glue(f"acc_ci_{row['model']}", f"{100 * low:.1f}–{100 * high:.1f}%", display=False)
 
 # %% [markdown]
 # ### Does the thesis's ranking hold here?
@@ -178,9 +179,9 @@ pairs = result["mcnemar"].assign(
     model_a=lambda df: df["model_a"].map(model_title),
     model_b=lambda df: df["model_b"].map(model_title),
     p_value=lambda df: df["p_value"].map("{:.2g}".format))  # tiny p-values stay readable
-pairs = pairs.rename(columns={"model_a": "Model A", "model_b": "Model B",
-                              "b_only_a_right": "Only A right", "c_only_b_right": "Only B right",
-                              "p_value": "p"})
+pairs = pairs.rename(columns={
+    "model_a": "Model A", "model_b": "Model B", "b_only_a_right": "Only A right",
+    "c_only_b_right": "Only B right", "p_value": "p"})
 glue("mcnemar_table", pairs[["Model A", "Model B", "Only A right", "Only B right", "p"]]
      .round(4).set_index(["Model A", "Model B"]))
 
@@ -212,7 +213,8 @@ FIGURE_WIDTH = 720  # pixels: the book's text column, so figure text keeps its s
 
 
 def show_model(model: str) -> None:
-    """Every per-model table and figure of one model, gluing those the results chapter uses."""
+    """Every per-model table and figure of one model; glues those the results
+    chapter uses."""
     run = run_of[model]
     per_class = result["per_class"][run].assign(
         **{"class": lambda df: df["class"].map(lambda c: config.DISPLAY_NAMES.get(c, c))})
@@ -223,7 +225,8 @@ def show_model(model: str) -> None:
     for kind in ("confusion", "misclassified", "gradcam"):
         png = figures.get(f"{kind}_{run}.png")
         if png is None:
-            print(f"No {kind} figure: this model made no such errors on the test images.")
+            print(f"No {kind} figure: this model made no such errors "
+                  "on the test images.")
             continue
         image = Image(data=png.read_bytes(), width=FIGURE_WIDTH)
         if kind == "confusion":
@@ -317,8 +320,8 @@ if P.synthetic:
     balanced_dirs = [B.train(model, progress=False) for model in config.MODELS]
 else:
     B = None
-    print("DATA_DIR is a photo folder: only its own experiment runs; the balanced experiment "
-          "is drawn by JewelSynth.")
+    print("DATA_DIR is a photo folder: only its own experiment runs; "
+          "the balanced experiment is drawn by JewelSynth.")
 
 # %% [markdown]
 # The overall comparison and the ranking claims, as for the imbalanced experiment above:
@@ -328,10 +331,12 @@ if B is not None:
     balanced = evaluate.evaluate_runs(balanced_dirs, B.reports, seed=B.seed,
                                       n_bootstrap=N_BOOTSTRAP, timing=False)
     balanced_summary = balanced["summary"]
-    balanced_warnings = dict(zip(balanced_summary["model"], balanced_summary["Warning"],
-                                 strict=True))
-    balanced_provenance = B.provenance()  # the balanced experiment's own line: other images
-    glue("provenance_balanced", balanced_provenance.removeprefix("Provenance: "), display=False)
+    balanced_warnings = dict(zip(balanced_summary["model"],
+                                 balanced_summary["Warning"], strict=True))
+    # The balanced experiment's own provenance line: its images differ.
+    balanced_provenance = B.provenance()
+    glue("provenance_balanced", balanced_provenance.removeprefix("Provenance: "),
+         display=False)
     glue("n_test_balanced", int(balanced_summary["n"].iloc[0]), display=False)
     glue("overall_table_balanced", comparison.overall_table(balanced_summary))
     show_warnings({model_title(m): w for m, w in balanced_warnings.items()},
@@ -346,14 +351,17 @@ if B is not None:
 
 # %%
 if B is not None:
-    balanced_run_of = dict(zip(balanced_summary["model"], balanced_summary["run"], strict=True))
+    balanced_run_of = dict(zip(balanced_summary["model"], balanced_summary["run"],
+                               strict=True))
     glue("confusion_claims_balanced", comparison.confusion_claim(
         {m: balanced["confusions"][balanced_run_of[m]] for m in balanced_run_of},
         config.CLASSES, balanced_warnings))
-    balanced_figures = {path.name: path for path in balanced["files"] if path.suffix == ".png"}
+    balanced_figures = {path.name: path for path in balanced["files"]
+                        if path.suffix == ".png"}
     for model, run_name in balanced_run_of.items():
         png = balanced_figures[f"confusion_{run_name}.png"]
-        glue(f"confusion_{model}_balanced", Image(data=png.read_bytes(), width=FIGURE_WIDTH))
+        glue(f"confusion_{model}_balanced",
+             Image(data=png.read_bytes(), width=FIGURE_WIDTH))
 
 # %% [markdown]
 # ## Both experiments side by side
