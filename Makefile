@@ -10,6 +10,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make book [PROFILE=smoke|cpu|paper]  set up, generate data, run notebooks, build the book"
+	@echo "make book WEIGHTS=imagenet            the same with ImageNet weights (downloads them once)"
 	@echo "make test                             the test suite (what CI runs)"
 	@echo "make notebooks PROFILE=P              execute the notebooks with papermill"
 	@echo "make preflight PROFILE=P              check weights and accelerator (before notebooks)"
@@ -29,8 +30,12 @@ venv: $(STAMP)
 # Before any data or notebook: every weights file the profile needs must be reachable, and a
 # profile meant for a GPU needs one (or PAPER_ON_CPU=1, after a printed run-time estimate).
 PAPER_ON_CPU ?=
+# WEIGHTS=imagenet (or none, or a weights file) overrides the profile's default weights in every
+# notebook; those runs go to their own folder, artifacts/weights-<name>, beside the default ones.
+WEIGHTS ?=
+WEIGHTS_ARGS := $(if $(strip $(WEIGHTS)),-p WEIGHTS $(WEIGHTS) -p ARTIFACTS artifacts/weights-$(notdir $(basename $(WEIGHTS))))
 preflight: $(STAMP)
-	@PAPER_ON_CPU=$(PAPER_ON_CPU) TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m jewelnet_utils.cli preflight --profile $(PROFILE)
+	@PAPER_ON_CPU=$(PAPER_ON_CPU) TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m jewelnet_utils.cli preflight --profile $(PROFILE) $(if $(strip $(WEIGHTS)),--weights $(WEIGHTS))
 
 data: preflight
 	$(PY) -m jewelnet_utils.synth --ensure --profile $(PROFILE) --experiment all --workers 2
@@ -65,7 +70,7 @@ notebooks: data
 	  name=$$(basename $$nb); start=$$(date +%s); \
 	  echo "== $$name (PROFILE=$(PROFILE))"; \
 	  $(NB_ENV) $(PY) -m papermill --cwd notebooks -k python3 --no-progress-bar \
-	    -p PROFILE $(PROFILE) $$nb $(EXECUTED)/$$name \
+	    -p PROFILE $(PROFILE) $(WEIGHTS_ARGS) $$nb $(EXECUTED)/$$name \
 	  || { echo "FAILED: $$name; the executed copy with the error is $(EXECUTED)/$$name"; exit 1; }; \
 	  echo "   $$name: $$(( $$(date +%s) - start )) s"; \
 	done; echo "all notebooks: $$(( $$(date +%s) - total )) s"

@@ -168,6 +168,9 @@ def _protocol(p: argparse.ArgumentParser) -> None:
 
 def _preflight(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default=None, help=f"one of: {', '.join(PROFILES)}")
+    p.add_argument("--weights", default=None,
+                   help="the weights the build will use (imagenet, none, a file), if not the "
+                   "profile's default")
 
 
 # name: (help, argument builder, module, function)

@@ -29,21 +29,23 @@ RESULTS_DIR = Path("results")
 FROZEN_SHARE = 1 / 3
 
 
-def needed_weights(profile: Profile) -> list[str]:
-    """Models whose ImageNet weights the profile's default needs (the custom CNN never)."""
-    if (profile.default_weights or "").lower() != "imagenet":
+def needed_weights(profile: Profile, weights: str | None = None) -> list[str]:
+    """Models whose ImageNet weights the build needs (the custom CNN never): ``weights`` as
+    ``make book WEIGHTS=...`` gives it, else the profile's default."""
+    chosen = profile.default_weights if weights in (None, "", "profile") else weights
+    if (chosen or "").lower() != "imagenet":
         return []
     return [m for m in MODELS if MODEL_SPECS[m].two_stage]
 
 
-def check_weights(profile: Profile) -> list[Path]:
+def check_weights(profile: Profile, weights: str | None = None) -> list[Path]:
     """The cached (or freshly downloaded) weights file of every model that needs one; the
     first missing file stops everything with training's own message, naming the others."""
     from . import models
 
     found: list[Path] = []
     missing: list[tuple[str, JewelNetError]] = []
-    for name in needed_weights(profile):
+    for name in needed_weights(profile, weights):
         try:
             found.append(models.imagenet_weights_file(name))
         except JewelNetError as err:
@@ -155,16 +157,18 @@ def _estimate_lines(profile: Profile, results_dir: Path) -> list[str]:
 # ------------------------------------------------------------------------------ command
 
 def preflight(profile: Profile, results_dir: Path = RESULTS_DIR,
-              environ: dict[str, str] | None = None) -> list[str]:
-    """Run the checks; return the lines to print, or raise :class:`JewelNetError`."""
+              environ: dict[str, str] | None = None, weights: str | None = None) -> list[str]:
+    """Run the checks; return the lines to print, or raise :class:`JewelNetError`.
+    ``weights`` overrides the profile's default weights, as ``make book WEIGHTS=...`` does."""
     environ = os.environ if environ is None else environ
-    weights = needed_weights(profile)
+    chosen = weights
+    weights = needed_weights(profile, chosen)
     if not weights and not profile.needs_accelerator:
         return [f"preflight: profile {profile.name} needs no downloaded weights and runs on a "
                 "CPU: go"]
     lines = []
     if weights:
-        files = check_weights(profile)
+        files = check_weights(profile, chosen)
         lines.append(f"preflight: ImageNet weights of {', '.join(weights)} found in "
                      f"{files[0].parent}")
     if not profile.needs_accelerator:
@@ -184,8 +188,8 @@ def preflight(profile: Profile, results_dir: Path = RESULTS_DIR,
 
 
 def run_preflight(args: Any) -> int:
-    """``jewelnet preflight [--profile P]``."""
-    for line in preflight(get_profile(args.profile)):
+    """``jewelnet preflight [--profile P] [--weights W]``."""
+    for line in preflight(get_profile(args.profile), weights=args.weights):
         print(line)
     return 0
 

@@ -299,3 +299,18 @@ def test_bench_writes_complete_provenance() -> None:
     from jewelnet_utils import bench
 
     assert records.missing_fields({"provenance": bench._provenance(bench.QUICK_SIZES)}) == []
+
+
+def test_make_book_weights_imagenet_asks_preflight_for_imagenet(keras_home: Path, capsys,
+                                                                 monkeypatch) -> None:
+    """`make book PROFILE=cpu WEIGHTS=imagenet` checks ImageNet weights before any notebook:
+    missing, one line and exit 2; cached, found where Keras keeps them."""
+    assert cli.main(["preflight", "--profile", "cpu"]) == 0
+    assert cli.main(["preflight", "--profile", "cpu", "--weights", "imagenet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "ImageNet weights for vgg16" in err
+    assert preflight.needed_weights(PAPER, "none") == []
+    _cache_all_weights(keras_home)
+    lines = preflight.preflight(PROFILES["cpu"], environ={}, weights="imagenet")
+    assert lines == [f"preflight: ImageNet weights of vgg16, resnet50, efficientnetb2 found in "
+                     f"{keras_home / 'models'}"]
