@@ -237,8 +237,9 @@ PROFILES: dict[str, Profile] = {
         pretext={"images": 4800, "epochs": 6,
                  "input_sizes": {"resnet50": 64, "efficientnetb2": 64}},
         # One full Hyperband iteration: 10 trials, 36 epochs (5 x 2, the best 2 on to 6, then
-        # 3 x 6). Custom CNN on the thesis-count JewelSynth set: 20.3 min wall on 2 cores
-        # shared with other jobs (load ~8); about 10 CPU-minutes, so well under 20 min alone.
+        # 3 x 6): the smallest search that still promotes trials between brackets, sized so
+        # the tuning notebook stays a few minutes of the cpu book (its measured time is in
+        # the notebook's Prerequisites).
         tuner={"algorithm": "hyperband", "max_epochs": 6, "max_trials": 10, "factor": 3,
                "patience": 3},
     ),
