@@ -301,7 +301,10 @@ PER_MODEL = "Per model (Table B.1, sections 4.3-4.5)"
 
 
 def _general_settings() -> list[Setting]:
-    lr = TABLE_4_4.value("learning_rate")
+    return _data_settings() + _augmentation_settings() + _training_settings()
+
+
+def _data_settings() -> list[Setting]:
     return [
         Setting(DATA, "training images per epoch", (TABLE_4_1["augmented"],), _per_epoch,
                 reading="epoch"),
@@ -313,6 +316,11 @@ def _general_settings() -> list[Setting]:
         Setting(DATA, "pretrained weights (transfer models)", (PASSAGES["pretrained_weights"],),
                 lambda p: p.default_weights or "none (random initialisation)",
                 reading="weights"),
+    ]
+
+
+def _augmentation_settings() -> list[Setting]:
+    return [
         Setting(AUGMENT, "VGG16/ResNet50 input normalisation",
                 (PASSAGES["transfer_normalisation"],),
                 _constant("Keras preprocess_input (caffe)"), reading="normalisation"),
@@ -329,6 +337,12 @@ def _general_settings() -> list[Setting]:
         Setting(AUGMENT, "channel shift (of 255)", (TABLE_4_2["channel_shift"],),
                 _aug("channel_shift"), reading="augmentation"),
         Setting(AUGMENT, "fill mode", (TABLE_4_2["fill_mode"],), _aug("fill_mode")),
+    ]
+
+
+def _training_settings() -> list[Setting]:
+    lr = TABLE_4_4.value("learning_rate")
+    return [
         Setting(TRAINING, "optimizer", (TABLE_4_4["optimizer"],), _constant("adam"),
                 also=(TABLE_B_1["optimizer"],)),
         Setting(TRAINING, "learning rate", (TABLE_4_4["learning_rate"],),
