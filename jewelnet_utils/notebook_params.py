@@ -15,7 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import MODEL_TITLES, PROFILES, JewelNetError, Profile, check_experiment, run_name
+import pandas as pd
+
+from .config import (
+    MODEL_SPECS,
+    MODEL_TITLES,
+    MODELS,
+    PROFILES,
+    JewelNetError,
+    Profile,
+    check_experiment,
+    run_name,
+)
 
 # Files that mark the top of a checkout of this project.
 _ROOT_MARKERS = ("_toc.yml", "pyproject.toml")
@@ -376,7 +387,63 @@ def show_image(path: str | os.PathLike[str], width: int | None = None) -> None:
     display(Image(data=path.read_bytes(), width=width))
 
 
-def hyperparameter_table(profile: str, which: str = "all") -> Any:
+def _per_model(values: dict[str, Any] | Any) -> dict[str, Any]:
+    return values if isinstance(values, dict) else dict.fromkeys(MODELS, values)
+
+
+def _two_stage_only(value: Any) -> dict[str, Any]:
+    """``value`` for the transfer models, a dash for the custom CNN's single stage."""
+    return {m: value if MODEL_SPECS[m].two_stage else "—" for m in MODELS}
+
+
+def _architecture_rows(prof: Profile) -> dict[str, Any]:
+    specs = MODEL_SPECS
+    return {
+        "input size (px)": {m: f"{prof.input_size(m)}×{prof.input_size(m)}" for m in MODELS},
+        "training stages": {m: "2 (head, then fine-tuning)" if specs[m].two_stage
+                            else "1 (from scratch)" for m in MODELS},
+        "dense units (FC1, FC2)": {m: ", ".join(map(str, specs[m].dense_units)) for m in MODELS},
+        "dropout (FC1, FC2)": {m: ", ".join(map(str, specs[m].dropout)) for m in MODELS},
+        "L2 regularisation": {m: specs[m].l2 or "—" for m in MODELS},
+        "backbone layers fine-tuned in stage 2": {m: specs[m].trainable_tail or "—"
+                                                  for m in MODELS},
+    }
+
+
+def _training_rows(prof: Profile) -> dict[str, Any]:
+    return {
+        "learning rate": prof.learning_rate,
+        "learning-rate decay per update": prof.lr_decay,
+        "fine-tuning learning rate (stage 2)": _two_stage_only(prof.fine_tune_lr),
+        "batch size": prof.batch_size,
+        "epochs": {m: f"{prof.stage1_epochs} + {prof.stage2_epochs}"
+                   if MODEL_SPECS[m].two_stage else str(prof.max_epochs) for m in MODELS},
+        "early-stopping patience (val. accuracy)": prof.early_stop_patience,
+        "LR reduction (patience, factor)": f"{prof.reduce_lr_patience}, {prof.reduce_lr_factor}",
+        "training images per class (cap)": prof.max_train_per_class or "all",
+        "augmented passes over the training split per epoch": prof.epoch_repeats,
+        "cached augmented views per image (stage 1)": _two_stage_only(
+            prof.feature_cache_views or "none (fresh augmentation)"),
+        "default weights": {m: "none (from scratch)" if m == "custom_cnn"
+                            else (prof.default_weights or "none") for m in MODELS},
+    }
+
+
+def _data_rows(prof: Profile) -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    for f in dataclasses.fields(prof.augmentation):
+        value = getattr(prof.augmentation, f.name)
+        rows[f"augmentation: {f.name.replace('_', ' ')}"] = (
+            " to ".join(map(str, value)) if isinstance(value, tuple) else value)
+    rows["seeds"] = ", ".join(map(str, prof.seeds))
+    rows["JewelSynth counts (imbalanced / balanced experiment)"] = (
+        f"{prof.synth_counts} / {prof.balanced_counts}")
+    rows["JewelSynth image side / difficulty"] = f"{prof.synth_size} px / {prof.synth_difficulty}"
+    rows["KerasTuner"] = ", ".join(f"{k}={v}" for k, v in prof.tuner.items()) or "—"
+    return rows
+
+
+def hyperparameter_table(profile: str, which: str = "all") -> pd.DataFrame:
     """Table B.1 generated from ``config``: one row per setting, one column per model.
 
     Model-specific settings come from ``MODEL_SPECS`` and the profile's input sizes; shared
@@ -384,55 +451,10 @@ def hyperparameter_table(profile: str, which: str = "all") -> Any:
     ``which``: "all" (the B.1 shape), "per-model" (rows that differ between models) or
     "shared" (rows equal for all models, as a single ``value`` column).
     """
-    import dataclasses
-
-    import pandas as pd
-
-    from .config import MODEL_SPECS, MODELS
-
     prof = PROFILES[profile]
-    rows: dict[str, dict[str, Any]] = {}
-
-    def put(name: str, values: dict[str, Any] | Any) -> None:
-        rows[name] = values if isinstance(values, dict) else dict.fromkeys(MODELS, values)
-
-    put("input size (px)", {m: f"{prof.input_size(m)}×{prof.input_size(m)}" for m in MODELS})
-    put("training stages", {m: "1 (from scratch)" if not MODEL_SPECS[m].two_stage
-                            else "2 (head, then fine-tuning)" for m in MODELS})
-    put("dense units (FC1, FC2)", {m: ", ".join(map(str, MODEL_SPECS[m].dense_units))
-                                   for m in MODELS})
-    put("dropout (FC1, FC2)", {m: ", ".join(map(str, MODEL_SPECS[m].dropout)) for m in MODELS})
-    put("L2 regularisation", {m: MODEL_SPECS[m].l2 or "—" for m in MODELS})
-    put("backbone layers fine-tuned in stage 2",
-        {m: MODEL_SPECS[m].trainable_tail if MODEL_SPECS[m].trainable_tail else "—"
-         for m in MODELS})
-    put("learning rate", prof.learning_rate)
-    put("learning-rate decay per update", prof.lr_decay)
-    put("fine-tuning learning rate (stage 2)",
-        {m: prof.fine_tune_lr if MODEL_SPECS[m].two_stage else "—" for m in MODELS})
-    put("batch size", prof.batch_size)
-    put("epochs", {m: f"{prof.stage1_epochs} + {prof.stage2_epochs}" if MODEL_SPECS[m].two_stage
-                   else str(prof.max_epochs) for m in MODELS})
-    put("early-stopping patience (val. accuracy)", prof.early_stop_patience)
-    put("LR reduction (patience, factor)", f"{prof.reduce_lr_patience}, {prof.reduce_lr_factor}")
-    put("training images per class (cap)", prof.max_train_per_class or "all")
-    put("augmented passes over the training split per epoch", prof.epoch_repeats)
-    put("cached augmented views per image (stage 1)",
-        {m: (prof.feature_cache_views or "none (fresh augmentation)")
-         if MODEL_SPECS[m].two_stage else "—" for m in MODELS})
-    put("default weights", {m: "none (from scratch)" if m == "custom_cnn"
-                            else (prof.default_weights or "none") for m in MODELS})
-    for f in dataclasses.fields(prof.augmentation):
-        value = getattr(prof.augmentation, f.name)
-        if isinstance(value, tuple):
-            value = " to ".join(map(str, value))
-        put(f"augmentation: {f.name.replace('_', ' ')}", value)
-    put("seeds", ", ".join(map(str, prof.seeds)))
-    put("JewelSynth counts / image side / difficulty",
-        f"{prof.synth_counts} / {prof.synth_size} px / {prof.synth_difficulty}")
-    put("KerasTuner", ", ".join(f"{k}={v}" for k, v in prof.tuner.items()) or "—")
-
-    table = pd.DataFrame.from_dict(rows, orient="index").astype(str)
+    rows = {**_architecture_rows(prof), **_training_rows(prof), **_data_rows(prof)}
+    table = pd.DataFrame.from_dict({k: _per_model(v) for k, v in rows.items()},
+                                   orient="index").astype(str)
     table.columns = [MODEL_TITLES[m] for m in table.columns]
     table.index.name = "setting"
     if which == "all":
