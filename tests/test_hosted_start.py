@@ -191,6 +191,20 @@ def test_the_cell_on_a_simulated_kaggle_runtime(tmp_path, monkeypatch, capsys):
     assert Path.cwd() == checkout / "notebooks"
 
 
+def test_the_repository_url_is_written_in_one_place():
+    """_config.yml holds the URL. The notebooks' first cells are generated from it (the sync
+    test above) and CITATION.cff is checked against it (tests/test_references.py); no other
+    file of the checkout spells it out, so changing it is one edit and one sync."""
+    address = sync.repository_url().split("://", 1)[1]
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard"],
+                            capture_output=True, text=True, check=True).stdout.split("\n")
+    holders = {name for name in listed if name and (ROOT / name).is_file()
+               and address in (ROOT / name).read_text(encoding="utf-8", errors="ignore")}
+    generated = {p.relative_to(ROOT).as_posix() for p in (ROOT / "notebooks").glob("[0-9]*-*.*")}
+    assert "_config.yml" in holders
+    assert holders - generated <= {"_config.yml", "CITATION.cff"}, sorted(holders - generated)
+
+
 def test_kaggle_link_is_derived_from_colab_link():
     colab = ("https://colab.research.google.com/github/jewelnet/jewelnet-book/blob/main/"
              "notebooks/03-custom-cnn.ipynb")
