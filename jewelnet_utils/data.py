@@ -345,6 +345,16 @@ def _inspect_file(data_dir: Path, cls: str, rel: str) -> FileRecord:
     return record
 
 
+def _set_bits(values: np.ndarray) -> np.ndarray:
+    """Number of 1 bits in each 64-bit value. ``np.bitwise_count`` arrived with NumPy 2; the
+    tested range (pyproject.toml) starts at 1.26 because hosted runtimes keep their own NumPy."""
+    count = getattr(np, "bitwise_count", None)
+    if count is not None:
+        return count(values)
+    as_bytes = np.ascontiguousarray(values, dtype=np.uint64)[..., None].view(np.uint8)
+    return np.unpackbits(as_bytes, axis=-1).sum(axis=-1, dtype=np.uint8)
+
+
 def _near_pairs(hashes: np.ndarray, threshold: int, block: int = 512) -> np.ndarray:
     """Index pairs (i < j) whose 64-bit hashes differ in at most ``threshold`` bits.
 
@@ -354,7 +364,7 @@ def _near_pairs(hashes: np.ndarray, threshold: int, block: int = 512) -> np.ndar
     found: list[np.ndarray] = []
     for start in range(0, n, block):
         rows = hashes[start : start + block]
-        dist = np.bitwise_count(rows[:, None] ^ hashes[None, :])
+        dist = _set_bits(rows[:, None] ^ hashes[None, :])
         i, j = np.nonzero(dist <= threshold)
         i = i + start
         keep = j > i

@@ -51,10 +51,20 @@ def declared_requirements(checkout: str | os.PathLike[str] | None = None) -> lis
 
 
 def installed_version(name: str) -> str | None:
+    """The installed version of ``name``, also when another distribution provides its module:
+    a runtime with ``tensorflow-cpu`` (or ``-gpu``, ``-intel``) has TensorFlow, and treating it
+    as missing would make pip install a second ``tensorflow`` over the runtime's."""
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
-        return None
+        pass
+    providers = metadata.packages_distributions().get(_canonical(name).replace("-", "_"), [])
+    for provider in providers:
+        try:
+            return metadata.version(provider)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 VersionOf = Callable[[str], "str | None"]

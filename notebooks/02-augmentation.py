@@ -74,6 +74,7 @@ if "google.colab" in sys.modules or ON_KAGGLE or ON_BINDER:
 
 # %%
 import dataclasses
+import os
 
 import numpy as np
 import pandas as pd

@@ -72,6 +72,8 @@ if "google.colab" in sys.modules or ON_KAGGLE or ON_BINDER:
 # ## Imports
 
 # %%
+import os
+
 import pandas as pd
 from IPython.display import display
 

@@ -84,6 +84,8 @@ if "google.colab" in sys.modules or ON_KAGGLE or ON_BINDER:
 # ## Imports
 
 # %%
+import os
+
 from IPython.display import Image, display
 
 from jewelnet_utils import comparison, config, evaluate

@@ -78,6 +78,8 @@ if "google.colab" in sys.modules or ON_KAGGLE or ON_BINDER:
 # ## Imports
 
 # %%
+import os
+
 from IPython.display import display
 
 from jewelnet_utils import data, evaluate, plots, recommend

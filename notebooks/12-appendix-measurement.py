@@ -76,6 +76,8 @@ if "google.colab" in sys.modules or ON_KAGGLE or ON_BINDER:
 # ## Imports
 
 # %%
+import os
+
 import pandas as pd
 
 from jewelnet_utils import bench, records, synth

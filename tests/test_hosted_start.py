@@ -4,6 +4,8 @@ tested ranges while requirements.txt keeps the lock; each notebook page links to
 
 from __future__ import annotations
 
+import ast
+import builtins
 import importlib.util
 import re
 import subprocess
@@ -36,6 +38,40 @@ def _start_cell(path: Path) -> str:
              if c.cell_type == "code" and "REPO_URL = " in c.source]
     assert len(cells) == 1, path.name
     return cells[0].source
+
+
+def _bound(source: str) -> set[str]:
+    """Names a cell defines: imports, assignments, functions and classes."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+    return names
+
+
+def _read(source: str) -> set[str]:
+    return {node.id for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_the_parameters_cell_needs_nothing_from_the_hidden_first_cell(path):
+    """The hidden hosted cell imports ``os`` for its own use; a reader who skips it, or a
+    generator that shrinks it, must not break the parameters cell. So every name that cell
+    reads comes from a visible code cell between the two (the Imports cell)."""
+    code = [c for c in jupytext.read(path).cells if c.cell_type == "code"]
+    start = next(i for i, c in enumerate(code) if "REPO_URL = " in c.source)
+    params = next(i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", []))
+    assert start < params, path.name
+    visible = set().union(*(_bound(c.source) for c in code[start + 1:params]))
+    needed = _read(code[params].source) - _bound(code[params].source) - set(dir(builtins))
+    hidden_only = sorted(needed - visible)
+    assert not hidden_only, (f"{path.name}: the parameters cell reads {hidden_only}, which no "
+                             "visible cell before it defines (only the hidden first cell does)")
 
 
 def _declared() -> list[str]:
@@ -97,6 +133,25 @@ def test_only_missing_packages_are_installed_and_the_runtime_is_pinned(monkeypat
     assert seen["command"][-len(added):] == added
 
 
+def test_a_runtime_with_tensorflow_cpu_has_tensorflow(monkeypatch):
+    """tensorflow-cpu provides the ``tensorflow`` module: it must count as installed, or pip
+    would put a second TensorFlow over the runtime's."""
+    dists = {"tensorflow-cpu": "2.19.1", "keras": "3.10.0"}
+
+    def version(name):
+        if name not in dists:
+            raise hosted.metadata.PackageNotFoundError(name)
+        return dists[name]
+
+    monkeypatch.setattr(hosted.metadata, "version", version)
+    monkeypatch.setattr(hosted.metadata, "packages_distributions",
+                        lambda: {"tensorflow": ["tensorflow-cpu"], "keras": ["keras"]})
+    assert hosted.installed_version("tensorflow") == "2.19.1"
+    assert hosted.installed_version("faiss-cpu") is None
+    assert hosted.missing_requirements(["tensorflow>=2.19", "keras", "faiss-cpu"]) == ["faiss-cpu"]
+    assert hosted.protected_constraints() == ["tensorflow==2.19.1", "keras==3.10.0"]
+
+
 def test_versions_outside_the_tested_range_are_reported_not_replaced():
     lines = hosted.version_report(_declared(), _versions(tensorflow="2.15.0", keras="3.10.0"))
     assert lines[0].startswith("tensorflow 2.15.0: OUTSIDE the tested range")
@@ -134,6 +189,20 @@ def test_the_cell_on_a_simulated_kaggle_runtime(tmp_path, monkeypatch, capsys):
     assert "Installed: nothing missing" in out and "No GPU attached" in out
     assert "tensorflow 1.0: OUTSIDE the tested range" in out
     assert Path.cwd() == checkout / "notebooks"
+
+
+def test_the_repository_url_is_written_in_one_place():
+    """_config.yml holds the URL. The notebooks' first cells are generated from it (the sync
+    test above) and CITATION.cff is checked against it (tests/test_references.py); no other
+    file of the checkout spells it out, so changing it is one edit and one sync."""
+    address = sync.repository_url().split("://", 1)[1]
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard"],
+                            capture_output=True, text=True, check=True).stdout.split("\n")
+    holders = {name for name in listed if name and (ROOT / name).is_file()
+               and address in (ROOT / name).read_text(encoding="utf-8", errors="ignore")}
+    generated = {p.relative_to(ROOT).as_posix() for p in (ROOT / "notebooks").glob("[0-9]*-*.*")}
+    assert "_config.yml" in holders
+    assert holders - generated <= {"_config.yml", "CITATION.cff"}, sorted(holders - generated)
 
 
 def test_kaggle_link_is_derived_from_colab_link():
