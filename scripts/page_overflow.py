@@ -25,7 +25,8 @@ window.addEventListener('load', () => {
   boxes.forEach((el) => {
     if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0) {
       const text = (el.innerText || el.getAttribute('alt') || '').trim().split('\\n')[0];
-      wide.push(`${el.tagName.toLowerCase()} ${el.scrollWidth}>${el.clientWidth}: ${text.slice(0, 70)}`);
+      const size = `${el.scrollWidth}>${el.clientWidth}`;
+      wide.push(`${el.tagName.toLowerCase()} ${size}: ${text.slice(0, 70)}`);
     }
   });
   if (document.documentElement.scrollWidth > window.innerWidth) wide.push('the page itself');
