@@ -8,8 +8,8 @@ loaded (efficiency, Grad-CAM), so notebooks that only tabulate stay fast.
 Conventions, fixed once here:
 - one-vs-rest per-class metrics from the confusion matrix; a ratio with a zero denominator
   (a class never predicted, or absent from the test set) is defined as 0, never NaN;
-- "FLOPs" are multiply-accumulates, the convention behind the thesis's Table 6.2 numbers
-  (VGG16 ~15.5 B at 224 px);
+- "FLOPs" are multiply-accumulates, the convention that matches the thesis's Table 6.2 figure
+  for VGG16 at 224 px;
 - bootstrap intervals are percentile intervals over test images resampled with replacement.
 """
 
@@ -30,31 +30,22 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from . import thesis
 from .config import JewelNetError
 from .utils import atomic_write_json, atomic_write_text, library_versions, read_json
 
-# Thesis Table 5.1 (test accuracy and macro F1), for "ours beside theirs" columns.
+# Thesis Table 5.1's test accuracy and macro F1 per model, for "ours beside theirs" columns.
 THESIS_TABLE_5_1: dict[str, dict[str, float]] = {
-    "custom_cnn": {"Accuracy": 0.9378, "F1": 0.9381},
-    "resnet50": {"Accuracy": 0.8797, "F1": 0.8799},
-    "vgg16": {"Accuracy": 0.9419, "F1": 0.9420},
-    "efficientnetb2": {"Accuracy": 0.9521, "F1": 0.9497},
-}
+    model: {"Accuracy": row["accuracy"], "F1": row["f1"]}
+    for model, row in thesis.TABLE_5_1.values().items()}
 
-# Thesis Table 6.2 "Model Computational Efficiency Comparison", verbatim.
+# Thesis Table 6.2's cells as printed, per model.
 THESIS_TABLE_6_2: dict[str, dict[str, str]] = {
-    "custom_cnn": {"Parameters": "≈5M", "Input Size": "224 × 224", "FLOPs": "≈0.5B",
-                   "Train Time": "≈45 min", "Inference": "<30 ms"},
-    "vgg16": {"Parameters": "≈138M", "Input Size": "224 × 224", "FLOPs": "≈15.5B",
-              "Train Time": "≈30 min", "Inference": "<50 ms"},
-    "resnet50": {"Parameters": "≈25M", "Input Size": "224 × 224", "FLOPs": "≈4.1B",
-                 "Train Time": "≈40 min", "Inference": "<45 ms"},
-    "efficientnetb2": {"Parameters": "≈9M", "Input Size": "260 × 260", "FLOPs": "≈1.0B",
-                       "Train Time": "≈35 min", "Inference": "<50 ms"},
-}
+    model: thesis.printed_cells(row, thesis.TABLE_6_2_COLUMNS)
+    for model, row in thesis.TABLE_6_2.rows.items()}
 
 # The two confusions the thesis singles out (5.6); Grad-CAM figures are made for these.
-CONFUSABLE_PAIRS: tuple[tuple[str, str], ...] = (("bangle", "bracelet"), ("chain", "necklace"))
+CONFUSABLE_PAIRS: tuple[tuple[str, str], ...] = thesis.CLAIMS.value("confusable_pairs")
 
 METRIC_COLUMNS = ("Accuracy", "Precision", "Recall", "F1", "FPR", "FNR")
 PROVENANCE_COLUMNS = ("profile", "dataset", "weights")
@@ -719,26 +710,9 @@ def _train_seconds(timings: dict[str, Any]) -> float | None:
 
 
 def thesis_efficiency_claims(model: str) -> dict[str, str]:
-    """Table 6.2 row for ``model`` as text; models.THESIS_CLAIMS (numbers) wins when present,
-    so the project keeps one copy of the thesis's claims."""
-    claims = dict(THESIS_TABLE_6_2.get(model, {}))
-    try:
-        from .models import THESIS_CLAIMS
-    except ImportError:
-        return claims
-    theirs = THESIS_CLAIMS.get(model) if isinstance(THESIS_CLAIMS, dict) else None
-    if not isinstance(theirs, dict):
-        return claims
-    formats = (("Parameters", "params", lambda v: f"≈{v / 1e6:g}M"),
-               ("Input Size", "input_size", lambda v: f"{v} × {v}"),
-               ("FLOPs", "flops", lambda v: f"≈{v / 1e9:g}B"),
-               ("Train Time", "train_time_min", lambda v: f"≈{v:g} min"),
-               ("Inference", "inference_ms", lambda v: f"<{v:g} ms"))
-    for ours, key, fmt in formats:
-        value = theirs.get(key)
-        if isinstance(value, (int, float)):
-            claims[ours] = fmt(value)
-    return claims
+    """Table 6.2's row for ``model``, each cell as the thesis prints it (empty for a model the
+    thesis does not list)."""
+    return dict(THESIS_TABLE_6_2.get(model, {}))
 
 
 def model_flops(model: Any) -> int:

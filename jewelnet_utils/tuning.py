@@ -38,6 +38,7 @@ from .config import (
     check_model,
     get_profile,
 )
+from .models import MODEL_HPARAMS, TRAIN_HPARAMS
 from .utils import atomic_write_json, atomic_write_text, read_json
 
 if TYPE_CHECKING:
@@ -53,8 +54,9 @@ TUNER_TAG = "tuner:"  # metric-name prefix recording which tuner ran a trial
 ENV_ID, ENV_IP, ENV_PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
 
 # Hyperparameters that go to models.build_model; the rest shape training (fit / datasets).
-MODEL_KEYS = ("dense1", "dense2", "dropout1", "dropout2", "l2", "trainable_tail")
-TRAIN_KEYS = ("learning_rate", "batch_size", "aug_strength")
+# models.py owns the two key sets (build_model validates them).
+MODEL_KEYS = MODEL_HPARAMS
+TRAIN_KEYS = TRAIN_HPARAMS
 _ALL_HP_KEYS = set(MODEL_KEYS) | set(TRAIN_KEYS)
 _STEP_KEYS = {"dropout1", "dropout2", "aug_strength"}  # floats on a grid (search_space "step")
 
