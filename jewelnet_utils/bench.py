@@ -27,8 +27,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .config import MODELS, JewelNetError, check_model, get_profile
+from . import data, synth
+from .config import CLASSES, MODEL_TITLES, MODELS, JewelNetError, check_model, get_profile
+from .recommend import EmbeddingIndex
+from .records import provenance
 from .utils import atomic_write_json, library_versions
+
+# augment, models and train import Keras (and so TensorFlow, seconds of start-up): they are
+# imported inside the figures that train or run a model, so `preflight` (which reads bench
+# records) and the figures without a model stay light.
 
 BENCH_VERSION = 1
 NUM_CLASSES = 8
@@ -310,7 +317,7 @@ def bench_pipeline(sizes: Sizes) -> Result:
     """Images/s of both augmenting input pipelines over the same in-memory images at 224 px."""
     import numpy as np
 
-    from . import augment, data
+    from . import augment  # imports Keras: see the note at the top of the module
 
     n, size, batch = sizes.pipeline_images, sizes.pipeline_size, 32
     aug = get_profile("paper").augmentation
@@ -355,7 +362,7 @@ def bench_pipeline(sizes: Sizes) -> Result:
 # --------------------------------------------------------------------------------------------
 def bench_pipeline_vs_compute(sizes: Sizes) -> Result:
     """Custom CNN training steps/s: the real pipeline vs pre-augmented cached batches."""
-    from . import augment, data, models
+    from . import augment, models  # import Keras: see the note at the top of the module
 
     profile = get_profile(sizes.compute_profile)
     size, batch, steps = profile.input_size("custom_cnn"), profile.batch_size, sizes.compute_steps
@@ -495,7 +502,7 @@ def bench_inference(sizes: Sizes) -> Result:
     import keras
     import numpy as np
 
-    from . import models
+    from . import models  # imports Keras: see the note at the top of the module
 
     if keras.backend.backend() != "tensorflow":
         raise JewelNetError("the inference figure needs the TensorFlow backend")
@@ -629,8 +636,6 @@ def bench_retrieval(sizes: Sizes) -> Result:
     Uniformly random directions are the hardest case for IVF (no clusters to exploit), so its
     recall here is a floor; real embeddings cluster by class.
     """
-    from .recommend import EmbeddingIndex
-
     k, dim, n_queries = 10, sizes.retrieval_dim, sizes.retrieval_queries
     queries = _unit_vectors(n_queries, dim, seed=1)
     rows: dict[str, dict[str, Any]] = {}
@@ -680,8 +685,6 @@ def bench_retrieval(sizes: Sizes) -> Result:
 def _clustered_recall(n: int, dim: int, n_queries: int, k: int) -> dict[str, Any]:
     """IVF recall@k where neighbours exist: uniformly random directions have none (every
     item is about equally far), which makes any approximate index look worse than it is."""
-    from .recommend import EmbeddingIndex
-
     clusters = max(2, n // 100)
     vectors, centres = _clustered_unit_vectors(n, dim, clusters, seed=2)
     queries, _ = _clustered_unit_vectors(n_queries, dim, clusters, seed=3, centres=centres)
@@ -806,8 +809,6 @@ def _child_main(spec: dict[str, Any]) -> None:
 def _child_synth(spec: dict[str, Any]) -> dict[str, Any]:
     """Render the same images ``repeats`` times per worker count, alternating, each time into
     a new folder; the best images/s by worker count, and every rate."""
-    from . import synth
-
     all_rates: dict[str, list[float]] = {str(w): [] for w in spec["workers"]}
     for r in range(max(1, int(spec.get("repeats", 1)))):
         for w in spec["workers"]:
@@ -820,7 +821,7 @@ def _child_synth(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _child_train(spec: dict[str, Any]) -> dict[str, Any]:
     """One ``train_model`` call under an adjusted profile; its run folder."""
-    from . import train
+    from . import train  # imports Keras: see the note at the top of the module
 
     base = get_profile(spec["profile"])
     profile = dataclasses.replace(base, name=f"{base.name}-bench", **spec["overrides"])
@@ -889,9 +890,6 @@ def _noise_dataset(workdir: Path, per_class: int, size: int) -> tuple[Path, Path
     import numpy as np
     from PIL import Image
 
-    from . import data
-    from .config import CLASSES
-
     root = workdir / f"noise-{per_class}x{size}"
     split = workdir / f"noise-{per_class}x{size}.json"
     if split.is_file():
@@ -915,8 +913,6 @@ def _plural(n: int, word: str) -> str:
 
 
 def _title(model: str) -> str:
-    from .config import MODEL_TITLES
-
     return MODEL_TITLES.get(model, model)
 
 
@@ -1015,8 +1011,6 @@ def _check_writable(path: Path) -> None:
 def _provenance(sizes: Sizes) -> dict[str, Any]:
     """What every results record must say (records.py): the bench trains from random
     initialisation on noise images it makes itself; JewelSynth only times the generator."""
-    from .records import provenance
-
     profiles = sorted({sizes.compute_profile, sizes.cache_profile, sizes.memory_profile})
     return provenance("none (random initialisation: the bench builds every model with "
                       "weights=None)",

@@ -94,6 +94,8 @@ class BackbonePreprocess(keras.layers.Layer):
 
 
 CUSTOM_OBJECTS = {"BackbonePreprocess": BackbonePreprocess}
+# Backbones whose inputs go through their own ``preprocess_input`` (EfficientNet rescales inside).
+PREPROCESSED_BACKBONES = frozenset(BackbonePreprocess._FUNCS)
 
 # BatchNorm momentum of the custom CNN (the thesis does not give one). L2 0.01 on every conv
 # kernel shrinks the pre-BN activations fast, and with ~27 updates per epoch Keras's default
@@ -275,7 +277,8 @@ def _custom_cnn(size: int, num_classes: int, hp: dict[str, Any]) -> keras.Model:
     return keras.Model(inputs, outputs, name="jewelnet_custom_cnn")
 
 
-def _backbone(name: str, size: int) -> keras.Model:
+def build_backbone(name: str, size: int) -> keras.Model:
+    """The transfer model's convolutional base, named ``backbone``, with random weights."""
     shape = (size, size, 3)
     factory = {
         "vgg16": keras.applications.VGG16,
@@ -310,7 +313,7 @@ def _transfer(name: str, size: int, num_classes: int, hp: dict[str, Any]) -> ker
     if name in BackbonePreprocess._FUNCS:
         x = BackbonePreprocess(name, name="preprocess")(x)
     # EfficientNet rescales [0, 255] itself (its first layers), so it takes the raw image.
-    backbone = _backbone(name, size)
+    backbone = build_backbone(name, size)
     # training=False: the backbone's BatchNorm layers always run in inference mode, also when
     # its top layers are unfrozen in stage 2 (their statistics come from ImageNet).
     x = backbone(x, training=False)

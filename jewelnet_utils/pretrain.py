@@ -242,9 +242,9 @@ def build_pretext_model(recipe: Recipe) -> Any:
     size = recipe.input_size
     inputs = keras.Input((size, size, 3), name="image")
     x = inputs
-    if recipe.model in models.BackbonePreprocess._FUNCS:
+    if recipe.model in models.PREPROCESSED_BACKBONES:
         x = models.BackbonePreprocess(recipe.model, name="preprocess")(x)
-    x = models._backbone(recipe.model, size)(x)
+    x = models.build_backbone(recipe.model, size)(x)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = {}
     for name in recipe.heads:
