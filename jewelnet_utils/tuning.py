@@ -30,6 +30,7 @@ import keras
 import keras_tuner as kt
 from keras_tuner.src.engine import tuner_utils  # convert_to_metrics_dict: not re-exported
 
+from . import augment, data, models
 from .config import (
     DEFAULT_SEED,
     MODEL_SPECS,
@@ -39,7 +40,7 @@ from .config import (
     get_profile,
 )
 from .models import MODEL_HPARAMS, TRAIN_HPARAMS
-from .utils import atomic_write_json, atomic_write_text, read_json
+from .utils import atomic_write_json, atomic_write_text, read_json, set_seed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -176,8 +177,6 @@ class JewelHyperModel(kt.HyperModel):
         return {name: _declare(hp, name, spec) for name, spec in self.space.items()}
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        from . import models
-
         values = self.declare(hp)
         # Same initial weights in every trial: trials differ by their hyperparameters only.
         keras.utils.set_random_seed(self.seed)
@@ -194,8 +193,6 @@ class JewelHyperModel(kt.HyperModel):
             epochs: int | None = None, initial_epoch: int = 0,
             callbacks: list | None = None, verbose: int = 0, fit_verbose: int = 0,
             **kwargs: Any) -> dict[str, float]:
-        from . import augment, data, models
-
         if train is None or val is None:
             raise JewelNetError("the hypermodel's fit needs train= and val= arrays")
         epochs = int(epochs or self.max_epochs or 1)
@@ -389,9 +386,6 @@ def run_search(model_name: str, data_dir: str | os.PathLike[str] | None,
     summary of the trials it ran. A rerun resumes the KerasTuner project (finished trials are
     not run again); ``overwrite`` starts fresh.
     """
-    from . import data
-    from .utils import set_seed
-
     check_model(model_name)
     prof = _profile(profile)
     budget = tuner_budget(prof, algorithm, max_trials, max_epochs)
