@@ -31,7 +31,7 @@ from . import data, synth
 from .config import CLASSES, MODEL_TITLES, MODELS, JewelNetError, check_model, get_profile
 from .recommend import EmbeddingIndex
 from .records import provenance
-from .utils import atomic_write_json, library_versions
+from .utils import atomic_write_json, cpu_model, library_versions, median_ms
 
 # augment, models and train import Keras (and so TensorFlow, seconds of start-up): they are
 # imported inside the figures that train or run a model, so `preflight` (which reads bench
@@ -260,10 +260,6 @@ def _best_of_interleaved(
         for name, fn in fns.items():
             times[name].append(_timed(fn))
     return times
-
-
-def _median_ms(fn: Callable[[], Any], runs: int) -> float:
-    return 1000 * statistics.median(_timed(fn) for _ in range(max(1, runs)))
 
 
 def _random_images(n: int, size: int, seed: int = 0) -> Any:
@@ -538,10 +534,10 @@ def bench_inference(sizes: Sizes) -> Result:
     best = min(compiled_ms, key=compiled_ms.__getitem__)
 
     model.predict(one, verbose=0)
-    predict_ms = _median_ms(lambda: model.predict(one, verbose=0), max(3, runs // 2))
+    predict_ms = median_ms(lambda: model.predict(one, verbose=0), max(3, runs // 2))
     call = calls[best]
     call(many).numpy()
-    batch_ms = _median_ms(lambda: call(many).numpy(), max(3, runs // 5))
+    batch_ms = median_ms(lambda: call(many).numpy(), max(3, runs // 5))
     throughput = batch / (batch_ms / 1000)
     others = ", ".join(f"{_num(ms)} ms via {name}" for name, ms in compiled_ms.items()
                        if name != best)
@@ -938,7 +934,7 @@ def machine_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "processor": _cpu_model(),
+        "processor": cpu_model() or platform.processor() or "unknown",
         "python": platform.python_version(),
     }
     if hasattr(os, "sched_getaffinity"):
@@ -959,16 +955,6 @@ def machine_info() -> dict[str, Any]:
             continue
     info["libraries"] = libraries
     return info
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _selected(only: list[str] | None) -> list[str]:

@@ -19,9 +19,7 @@ import gc
 import itertools
 import math
 import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +31,14 @@ import pandas as pd
 from . import plots, thesis
 from .config import JewelNetError
 from .images import load_image, resize_array, thumbnail
-from .utils import atomic_write_json, atomic_write_text, library_versions, read_json
+from .utils import (
+    atomic_write_json,
+    atomic_write_text,
+    cpu_model,
+    library_versions,
+    median_ms,
+    read_json,
+)
 
 # Thesis Table 5.1's test accuracy and macro F1 per model, for "ours beside theirs" columns.
 THESIS_TABLE_5_1: dict[str, dict[str, float]] = {
@@ -577,21 +582,6 @@ def compiled_call(model: Any) -> Callable[[np.ndarray], Any]:
     return lambda x: model(x, training=False)
 
 
-def _median_ms(fn: Callable[[], Any], repeats: int, budget_s: float) -> float:
-    """Median wall time of ``fn`` over ``repeats`` calls, stopping early (after at least 3)
-    once ``budget_s`` is spent, so a big model on a CPU does not stall a report."""
-    times: list[float] = []
-    spent = 0.0
-    for i in range(max(1, repeats)):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-        spent += times[-1]
-        if spent > budget_s and i >= 2:
-            break
-    return 1000.0 * statistics.median(times)
-
-
 def time_inference(model: Any, input_size: int, batch_size: int = 32, repeats: int = 10,
                    warmup: int = 2, seed: int = 0, budget_s: float = 20.0) -> dict[str, float]:
     """Measured latency, median of ``repeats`` after ``warmup`` calls: per image within a batch
@@ -612,9 +602,9 @@ def time_inference(model: Any, input_size: int, batch_size: int = 32, repeats: i
         run(x_one)
         model.predict(x_one, verbose=0)
     return {
-        "batch_ms_per_image": _median_ms(lambda: run(x_batch), repeats, budget_s) / batch_size,
-        "single_ms_compiled": _median_ms(lambda: run(x_one), repeats, budget_s),
-        "single_ms_predict": _median_ms(lambda: model.predict(x_one, verbose=0), repeats,
+        "batch_ms_per_image": median_ms(lambda: run(x_batch), repeats, budget_s) / batch_size,
+        "single_ms_compiled": median_ms(lambda: run(x_one), repeats, budget_s),
+        "single_ms_predict": median_ms(lambda: model.predict(x_one, verbose=0), repeats,
                                         budget_s),
     }
 
@@ -642,14 +632,7 @@ def device_description() -> str:
             accel = dev.device_kind if dev.platform != "cpu" else ""
     except Exception:  # device queries are best effort; never fail a report over them
         accel = ""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model() or platform.processor() or platform.machine()
     return f"{accel or cpu} ({backend}, {os.cpu_count()} CPU threads)"
 
 

@@ -297,24 +297,6 @@ def test_time_inference_measures():
     assert t["single_ms_predict"] > t["single_ms_compiled"]
 
 
-def test_median_ms_is_the_median_in_milliseconds_within_the_budget(monkeypatch):
-    """A fake clock: the calls take 10, 20, 90, 30 and 40 ms: the median is 30 ms (the mean
-    would be 38); with a 25 ms budget timing stops after the third call (at least three are
-    always timed), whose median is 20 ms."""
-    durations = [0.010, 0.020, 0.090, 0.030, 0.040]
-    clock = {"now": 0.0, "calls": 0}
-
-    def work():
-        clock["now"] += durations[clock["calls"]]
-        clock["calls"] += 1
-
-    monkeypatch.setattr(ev.time, "perf_counter", lambda: clock["now"])
-    assert ev._median_ms(work, repeats=5, budget_s=100.0) == pytest.approx(30.0)
-    clock.update(now=0.0, calls=0)
-    assert ev._median_ms(work, repeats=5, budget_s=0.025) == pytest.approx(20.0)
-    assert clock["calls"] == 3
-
-
 # --------------------------------------------------------------------------------------------
 # run folders and the report
 # --------------------------------------------------------------------------------------------
