@@ -56,16 +56,9 @@ TABLE_5_2_MACRO = dict(thesis.TABLE_5_2.value("macro"))
 TABLE_5_3 = _by_label(thesis.TABLE_5_3)
 TABLE_5_3_MACRO = dict(thesis.TABLE_5_3.value("macro"))
 
-# Table 4.3 (thesis line 993): four Conv2D + BatchNorm + MaxPool(2x2) blocks, 3x3 kernels
-# (section 4.3), then Flatten + Dense(512), Dense(256), Dense(8). Printed output shapes:
-TABLE_4_3 = dict(
-    input_size=224,
-    filters=(32, 64, 128, 256),
-    kernel=3,
-    dense=(512, 256),
-    classes=8,
-    output_sides=(111, 54, 26, 12),
-)
+# Table 4.3: four Conv2D + BatchNorm + MaxPool(2x2) blocks (3x3 kernels, section 4.3), then
+# Flatten + Dense, Dense, Dense(classes); with the printed output sides of the four blocks.
+TABLE_4_3: dict[str, Any] = thesis.TABLE_4_3.values()
 
 # Table 6.2: approximate parameter count and input side per model.
 TABLE_6_2_PARAMS: dict[str, tuple[float, int]] = {
@@ -75,9 +68,8 @@ TABLE_6_2_PARAMS: dict[str, tuple[float, int]] = {
 # Which thesis table each model's row comes from, for captions.
 SOURCES = {
     f"TABLE_{table.name.split()[1].replace('.', '_')}": f"{table.name} (thesis line {table.line})"
-    for table in (thesis.TABLE_4_1, thesis.TABLE_5_1, thesis.TABLE_5_2, thesis.TABLE_5_3,
-                  thesis.TABLE_6_2)}
-SOURCES["TABLE_4_3"] = "Table 4.3 (thesis line 993)"
+    for table in (thesis.TABLE_4_1, thesis.TABLE_4_3, thesis.TABLE_5_1, thesis.TABLE_5_2,
+                  thesis.TABLE_5_3, thesis.TABLE_6_2)}
 SOURCES["TABLE_6_1"] = f"Table 6.1 (thesis line {thesis.TABLE_6_1_LINE})"
 
 # --------------------------------------------------------------------------------------------
@@ -484,11 +476,11 @@ def conv_pool_sides(input_size: int, blocks: int, kernel: int = 3,
 
 
 def custom_cnn_param_count(
-    input_size: int = 224,
+    input_size: int = TABLE_4_3["input_size"],
     filters: Sequence[int] = TABLE_4_3["filters"],
     dense: Sequence[int] = TABLE_4_3["dense"],
-    classes: int = 8,
-    kernel: int = 3,
+    classes: int = TABLE_4_3["classes"],
+    kernel: int = TABLE_4_3["kernel"],
     padding: str = "valid",
     head: str = "flatten",
     batchnorm: bool = True,
@@ -531,7 +523,7 @@ def check_table_4_3_shapes() -> list[dict[str, Any]]:
 def check_custom_cnn_size(claim: float = TABLE_6_2_PARAMS["Custom CNN"][0],
                           tolerance: float = 0.25,
                           built: int | None = None) -> list[dict[str, Any]]:
-    """Table 4.3's network at 224 px against the parameter count Table 6.2 claims for it.
+    """Table 4.3's network at its input size against the parameter count Table 6.2 claims.
 
     ``tolerance`` is how far from the claim a count may be and still read as "≈" (25%).
     ``built``: a count from actually building the model (``models.count_params``), if known.
@@ -543,11 +535,12 @@ def check_custom_cnn_size(claim: float = TABLE_6_2_PARAMS["Custom CNN"][0],
     ]
     rows = []
     for label, padding, head in readings:
-        total = custom_cnn_param_count(224, padding=padding, head=head)["total"]
+        total = custom_cnn_param_count(padding=padding, head=head)["total"]
         rows.append(_size_row(label, total, claim, tolerance))
     if built is not None:
-        rows.append(_size_row("our build_model('custom_cnn', input_size=224)", built, claim,
-                              tolerance))
+        rows.append(_size_row(
+            f"our build_model('custom_cnn', input_size={TABLE_4_3['input_size']})", built,
+            claim, tolerance))
     return rows
 
 

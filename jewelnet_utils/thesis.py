@@ -93,6 +93,17 @@ TABLE_4_2 = Table("Table 4.2", 957, {
     "fill_mode": _row("Table 4.2", 968, "nearest", "Nearest neighbor"),
 })
 
+# Table 4.3 (caption line 993): the custom CNN, layer by layer; the kernel size is in the text.
+TABLE_4_3 = Table("Table 4.3", 993, {
+    "input_size": _row("Table 4.3", 996, 224, "224 × 224 × 3"),
+    "filters": Cited((32, 64, 128, 256), "32 / 64 / 128 / 256", "Table 4.3, lines 997-1000"),
+    "output_sides": Cited((111, 54, 26, 12), "111 / 54 / 26 / 12 (output shapes)",
+                          "Table 4.3, lines 997-1000"),
+    "dense": Cited((512, 256), "512 / 256", "Table 4.3, lines 1001-1002"),
+    "classes": _row("Table 4.3", 1003, 8, "8"),
+    "kernel": _row("Section 4.3", 987, 3, "3×3 kernels"),
+})
+
 # Table 4.4 (caption line 1220): the protocol shared by all four models.
 TABLE_4_4 = Table("Table 4.4", 1220, {
     "optimizer": _row("Table 4.4", 1223, "adam", "Adam"),
@@ -364,7 +375,8 @@ def augmented_passes() -> int:
     return round(TABLE_4_1.value("augmented") / TABLE_4_1.value("train"))
 
 
-__all__ = ["Cited", "Table", "TABLE_4_1", "TABLE_4_1_CLASSES", "TABLE_4_2", "TABLE_4_4",
+__all__ = ["Cited", "Table", "TABLE_4_1", "TABLE_4_1_CLASSES", "TABLE_4_2", "TABLE_4_3",
+           "TABLE_4_4",
            "TABLE_B_1", "PASSAGES", "MODEL_ORDER", "MODEL_LABELS", "TABLE_5_1", "TABLE_5_2",
            "TABLE_5_3", "TABLE_6_2", "TABLE_6_2_COLUMNS", "CLAIMS", "printed_label",
            "printed_cells", "Study", "TABLE_6_1", "TABLE_6_1_LINE", "augmented_passes"]
