@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
+from . import thesis
 from .config import CLASSES, DEFAULT_DATA_DIR, DISPLAY_NAMES, JewelNetError, Profile, get_profile
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 
@@ -40,17 +41,9 @@ VERSION = "1.8"  # bump whenever the same arguments would draw other pixels
 SUPERSAMPLE = 2  # shapes are drawn at 2x and box-reduced: cheap anti-aliasing
 MIN_SIZE = 32
 
-# Table 4.1, "Original" column: 1,217 images.
+# Images per class of the thesis's set: Table 4.1's "Original" column.
 THESIS_COUNTS: dict[str, int] = {
-    "bangle": 140,
-    "bracelet": 147,
-    "chain": 153,
-    "earring": 163,
-    "necklace": 162,
-    "pendant": 150,
-    "ring": 152,
-    "nose_pin": 150,
-}
+    cls: row["original"] for cls, row in thesis.TABLE_4_1_CLASSES.values().items()}
 BALANCED_PER_CLASS = 200
 
 # ---------------------------------------------------------------------------------------------

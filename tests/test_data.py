@@ -15,19 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from jewelnet_utils import cli, data, images
+from jewelnet_utils import cli, data, images, thesis
 from jewelnet_utils.config import CLASSES, JewelNetError
 
-THESIS_COUNTS = {
-    "bangle": 140, "bracelet": 147, "chain": 153, "earring": 163,
-    "necklace": 162, "pendant": 150, "ring": 152, "nose_pin": 150,
-}
-# Thesis Table 4.1: (train, val, test) per class.
-TABLE_4_1 = {
-    "bangle": (98, 21, 21), "bracelet": (103, 22, 22), "chain": (107, 23, 23),
-    "earring": (114, 24, 25), "necklace": (113, 24, 25), "pendant": (105, 22, 23),
-    "ring": (106, 23, 23), "nose_pin": (105, 22, 23),
-}
+# Thesis Table 4.1 per class: the originals, and the (train, val, test) split of each.
+THESIS_COUNTS = {cls: row["original"] for cls, row in thesis.TABLE_4_1_CLASSES.values().items()}
+TABLE_4_1 = {cls: (row["train"], row["val"], row["test"])
+             for cls, row in thesis.TABLE_4_1_CLASSES.values().items()}
 
 
 @pytest.fixture(autouse=True)
@@ -356,7 +350,7 @@ def test_split_sizes_reproduce_table_4_1():
     for cls, n in THESIS_COUNTS.items():
         assert data.split_sizes(n) == TABLE_4_1[cls], cls
     totals = np.sum([data.split_sizes(n) for n in THESIS_COUNTS.values()], axis=0)
-    assert totals.tolist() == [851, 181, 185]
+    assert totals.tolist() == [thesis.TABLE_4_1.value(k) for k in ("train", "val", "test")]
 
 
 def test_split_sizes_small_classes_get_one_each():
