@@ -10,8 +10,9 @@ the thesis prints it, and where it stands.
 The result tables (4.1 per class, 5.1-5.3, 6.2) are kept as the thesis prints them: each row
 is the table's line of text, tab-separated cells and all, and the numbers code compares are
 parsed from those cells. So a row can be checked against the thesis text by eye (or by string
-comparison), and no number is typed twice. ``tests/test_layers.py`` fails when one of the
-result tables' distinctive figures is typed anywhere else in the code, notebooks or chapters.
+comparison), and no number is typed twice. ``tests/test_thesis_numbers.py`` fails when one of
+the result tables' distinctive figures is typed anywhere else in the code, notebooks or
+chapters, and when a row differs from the thesis line it cites.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def _per_model(line: int, *values: Any, printed: tuple[str, ...] | None = None) 
                  f"Table B.1, line {line}")
 
 
-# Table 4.1 (caption line 880): only the totals row (line 891) so far; the per-class rows are
-# in audit_thesis.TABLE_4_1 until that module reads them from here.
+# Table 4.1 (caption line 880): the totals row (line 891); the per-class rows are
+# TABLE_4_1_CLASSES below.
 TABLE_4_1 = Table("Table 4.1", 880, {
     "original": _row("Table 4.1", 891, 1217, "1,217"),
     "train": _row("Table 4.1", 891, 851, "851"),

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from test_chapters import CITES_THESIS, GENERATED_MARK, GLUE_DIRECTIVE, GLUE_ROLE
+from test_chapters import CITES_THESIS, GENERATED_MARK, GLUE_DIRECTIVE, GLUE_ROLE, THESIS
 
 from jewelnet_utils import thesis
 
@@ -94,6 +94,29 @@ def transcriptions(root: Path, pattern: re.Pattern[str]) -> list[str]:
 
 def test_no_thesis_figure_is_typed_twice():
     assert transcriptions(ROOT, distinctive_pattern()) == []
+
+
+PRINTED_TABLES = (thesis.TABLE_4_1_CLASSES, thesis.TABLE_5_1, thesis.TABLE_5_2,
+                  thesis.TABLE_5_3, thesis.TABLE_6_2)
+
+
+def misquoted_rows(thesis_lines: list[str]) -> list[str]:
+    """Rows of the printed tables that differ from the thesis line they cite."""
+    bad = []
+    for table in PRINTED_TABLES:
+        for key, row in table.rows.items():
+            number = int(row.source.rsplit(" ", 1)[1])
+            if number > len(thesis_lines) or thesis_lines[number - 1] != row.printed:
+                bad.append(f"{table.name} {key} ({row.source})")
+    return bad
+
+
+def test_each_printed_row_is_the_thesis_line_it_cites():
+    assert THESIS.is_file(), f"the thesis text is expected at {THESIS} (shared/ beside the repo)"
+    lines = THESIS.read_text(encoding="utf-8").split("\n")
+    assert misquoted_rows(lines) == []
+    moved = ["", *lines]  # every line one further down: each citation now points one too high
+    assert len(misquoted_rows(moved)) == sum(len(t.rows) for t in PRINTED_TABLES)
 
 
 def test_the_pattern_covers_the_result_tables():
