@@ -35,6 +35,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from . import thesis
 from .config import CLASSES, DEFAULT_DATA_DIR, DISPLAY_NAMES, JewelNetError, Profile, get_profile
+from .data import make_split, save_manifest
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 VERSION = "1.8"  # bump whenever the same arguments would draw other pixels
@@ -1676,8 +1677,7 @@ def calibrate(difficulty: str, *, profile: str = "cpu", seed: int = 42, data_see
               overwrite: bool = False) -> dict[str, Any]:
     """Generate a thesis-count set at ``difficulty``, split it, train the Custom CNN in
     ``profile`` and return the calibration record (see :func:`record_calibration`)."""
-    from .data import make_split, save_manifest  # noqa: PLC0415 - avoid importing TF for synth
-    from .train import train_model  # noqa: PLC0415
+    from .train import train_model  # noqa: PLC0415 - imports Keras; only calibration trains
 
     _check_difficulty(difficulty)
     prof = get_profile(profile)

@@ -62,7 +62,6 @@ LAZY: dict[tuple[str, str], str] = {
     ("notebook_params", "synth"): PENDING,
     ("notebook_params", "utils"): PENDING,
     ("preflight", "bench"): PENDING,
-    ("synth", "data"): PENDING,
 }
 
 
