@@ -1261,23 +1261,6 @@ def _png_bytes(image: Image.Image) -> bytes:
             + _png_chunk(b"IEND", b""))
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    """Temp file beside the target, then os.replace: a killed run never leaves half a file.
-
-    No fsync (unlike utils.atomic_write_bytes): images are cheap to redraw, a rerun checks
-    every file's PNG checksums, and a thousand fsyncs would double the generation time.
-    """
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise JewelNetError(f"cannot write {target}: {err.strerror or err}") from err
-
-
 def _task(args: tuple[str, int, str, int, int, str]) -> tuple[dict[str, Any], bool]:
     """Render (or skip) one file; runs in the main process or a pool worker."""
     out_dir, seed, cls, index, size, difficulty = args
@@ -1288,7 +1271,9 @@ def _task(args: tuple[str, int, str, int, int, str]) -> tuple[dict[str, Any], bo
         wrote = False
     else:
         sample = render_sample(cls, image_rng(seed, cls, index), size, difficulty)
-        _write_atomic(target, _png_bytes(sample.image))
+        # No fsync: images are cheap to redraw, a rerun checks every file's PNG checksums, and
+        # a thousand fsyncs would double the generation time.
+        atomic_write_bytes(target, _png_bytes(sample.image), durable=False)
         meta = sample.meta
         wrote = True
     row = {"path": rel, "index": index, **meta}

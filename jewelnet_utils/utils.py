@@ -18,8 +18,12 @@ from typing import Any
 from .config import JewelNetError
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temp file, so a failure never leaves half a file."""
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, durable: bool = True) -> Path:
+    """Write ``data`` to ``path`` through a temp file, so a failure never leaves half a file.
+
+    ``durable`` also flushes the bytes to disk before the rename (a power cut then leaves the
+    old file or the new one); files that are cheap to recreate can skip that cost.
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,8 +33,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         # mkstemp makes the file private (0600); give it the usual umask-based mode instead.
         umask = os.umask(0)
         os.umask(umask)

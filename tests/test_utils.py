@@ -47,3 +47,14 @@ def test_cpu_model_reads_the_model_name_line(monkeypatch, tmp_path):
     assert utils.cpu_model() is None
     monkeypatch.setattr(utils, "Path", lambda p: tmp_path / "missing")
     assert utils.cpu_model() is None
+
+
+def test_atomic_write_bytes_flushes_to_disk_only_when_durable(monkeypatch, tmp_path):
+    synced = []
+    monkeypatch.setattr(utils.os, "fsync", lambda fd: synced.append(fd))
+    target = tmp_path / "sub" / "file.bin"
+    utils.atomic_write_bytes(target, b"first")
+    assert target.read_bytes() == b"first" and len(synced) == 1
+    utils.atomic_write_bytes(target, b"second", durable=False)
+    assert target.read_bytes() == b"second" and len(synced) == 1
+    assert [p.name for p in target.parent.iterdir()] == ["file.bin"]  # no temp file left
