@@ -112,17 +112,26 @@ def edges(path: Path, modules: set[str]) -> Iterator[Edge]:
     yield from visit(ast.parse(path.read_text(encoding="utf-8")), False)
 
 
+def _dotted(node: ast.AST) -> list[str]:
+    """``a.b.c`` as ["a", "b", "c"] (empty when the chain does not start at a name)."""
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return [*head, node.attr] if head else []
+    return [node.id] if isinstance(node, ast.Name) else []
+
+
 def private_attributes(path: Path, modules: set[str]) -> Iterator[tuple[str, int]]:
-    """``x._y`` where ``x`` is a sibling module imported as ``from . import x``."""
+    """``x._y`` or ``x.Y._z`` where ``x`` is a sibling module imported as ``from . import x``."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     aliases = {a.asname or a.name for node in ast.walk(tree)
                if isinstance(node, ast.ImportFrom) and node.level == 1 and not node.module
                for a in node.names if a.name in modules}
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                and node.value.id in aliases and node.attr.startswith("_")
-                and not node.attr.startswith("__")):
-            yield f"{node.value.id}.{node.attr}", node.lineno
+        if not isinstance(node, ast.Attribute) or not node.attr.startswith("_"):
+            continue
+        chain = _dotted(node)
+        if chain and chain[0] in aliases and not node.attr.startswith("__"):
+            yield ".".join(chain), node.lineno
 
 
 def check_package(package: Path, layers: Mapping[str, tuple[str, ...]],
@@ -150,7 +159,8 @@ def check_package(package: Path, layers: Mapping[str, tuple[str, ...]],
                     problems.append(f"{where}: import of {edge.imported} inside a function, "
                                     "with no reason in the allow-list")
         problems += [f"{me}:{line}: private name {name}"
-                     for name, line in private_attributes(path, modules)]
+                     for name, line in sorted(private_attributes(path, modules),
+                                              key=lambda hit: hit[1])]
     problems += [f"{a} -> {b}: allowed lazy import no longer exists; drop it from the list"
                  for a, b in sorted(set(lazy_allowed) - lazy_seen)]
     return problems
@@ -194,10 +204,12 @@ def test_a_planted_private_reach_in_is_reported(tmp_path):
         "__init__": "",
         "config": "_SECRET = 1\n",
         "cli": "from .config import _SECRET\n",
-        "data": "from . import config\n\nVALUE = config._SECRET + config.__name__.count('x')\n",
+        "data": ("from . import config\n\nVALUE = config._SECRET + config.__name__.count('x')\n"
+                 "TABLE = config.Layer._TABLE\n"),
     })
     assert check_package(package, PLANTED_LAYERS, ("low", "high"), {}) == [
-        "cli:1: private name config._SECRET", "data:3: private name config._SECRET"]
+        "cli:1: private name config._SECRET", "data:3: private name config._SECRET",
+        "data:4: private name config.Layer._TABLE"]
 
 
 def test_lazy_imports_need_a_listed_reason(tmp_path):
