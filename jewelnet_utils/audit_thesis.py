@@ -1,7 +1,7 @@
 """Arithmetic checks of the thesis's own tables (used by notebook 10).
 
-The thesis's numbers are transcribed below as data, each block citing its table and the line
-of the thesis text it was read from. Nothing here trains or loads a
+The thesis's numbers come from ``thesis.py`` (each row with its table and line); this module
+only holds views of them shaped for the checks. Nothing here trains or loads a
 model: every check recomputes a reported number from other reported numbers and returns a list
 of rows (plain dicts) ending in a ``verdict`` column, ready for ``pandas.DataFrame``.
 
@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from . import thesis
 from .thesis import TABLE_6_1
 
 OK = "consistent"
@@ -22,24 +23,18 @@ BAD = "inconsistent"
 POSSIBLE_FOR_EACH = "possible for each"
 
 # --------------------------------------------------------------------------------------------
-# Transcribed tables
+# The thesis's tables, shaped for the checks
 # --------------------------------------------------------------------------------------------
 
 CLASS_ORDER = ("Bangle", "Bracelet", "Chain", "Earring", "Necklace", "Pendant", "Ring", "Nose Pin")
 
-# Table 4.1 (thesis line 880): Original, Train (70%), Val (15%), Test (15%), Augmented.
-TABLE_4_1: dict[str, tuple[int, int, int, int, int]] = {
-    "Bangle": (140, 98, 21, 21, 980),
-    "Bracelet": (147, 103, 22, 22, 1029),
-    "Chain": (153, 107, 23, 23, 1071),
-    "Earring": (163, 114, 24, 25, 1141),
-    "Necklace": (162, 113, 24, 25, 1134),
-    "Pendant": (150, 105, 22, 23, 1050),
-    "Ring": (152, 106, 23, 23, 1064),
-    "Nose Pin": (150, 105, 22, 23, 1050),
-}
-TABLE_4_1_TOTAL = (1217, 851, 181, 185, 8519)
+# Views of thesis.py's transcriptions in the shapes the checks below take: rows keyed by the
+# label the thesis prints, in the thesis's row order.
 TABLE_4_1_COLUMNS = ("original", "train", "val", "test", "augmented")
+TABLE_4_1: dict[str, tuple[int, ...]] = {
+    thesis.printed_label(row): tuple(row.value[c] for c in TABLE_4_1_COLUMNS)
+    for row in thesis.TABLE_4_1_CLASSES.rows.values()}
+TABLE_4_1_TOTAL = tuple(thesis.TABLE_4_1.value(c) for c in TABLE_4_1_COLUMNS)
 
 # Section 3.1 (thesis line 452): the first experiment used a balanced set of 1,600 images
 # (200 per class); every experiment used a 70/15/15 split.
@@ -48,84 +43,34 @@ SPLIT_RATIOS = (0.70, 0.15, 0.15)
 
 METRICS = ("accuracy", "precision", "recall", "f1", "fpr", "fnr")
 
-# Table 5.1 (thesis line 1332). Accuracy is printed as a percentage, the rest as ratios.
-TABLE_5_1: dict[str, dict[str, float]] = {
-    "Custom CNN": dict(accuracy=0.9378, precision=0.9398, recall=0.9378, f1=0.9381,
-                       fpr=0.0089, fnr=0.0622),
-    "ResNet50": dict(accuracy=0.8797, precision=0.8826, recall=0.8797, f1=0.8799,
-                     fpr=0.0172, fnr=0.1202),
-    "VGG16": dict(accuracy=0.9419, precision=0.9470, recall=0.9419, f1=0.9420,
-                  fpr=0.0083, fnr=0.0581),
-    "EfficientNetB2": dict(accuracy=0.9521, precision=0.9533, recall=0.9506, f1=0.9497,
-                           fpr=0.0075, fnr=0.0494),
-}
 
-# Table 5.2 (thesis line 1364), Custom CNN per class, in the table's row order.
-# Columns: accuracy (printed as %), precision, recall, F1, FPR, FNR.
-TABLE_5_2: dict[str, dict[str, float]] = {
-    "Bangle": dict(accuracy=0.9834, precision=0.9062, recall=0.9667, f1=0.9355, fpr=0.0142,
-                   fnr=0.0333),
-    "Bracelet": dict(accuracy=0.9959, precision=1.0000, recall=0.9667, f1=0.9831, fpr=0.0000,
-                     fnr=0.0333),
-    "Chain": dict(accuracy=0.9751, precision=0.8750, recall=0.9333, f1=0.9032, fpr=0.0190,
-                  fnr=0.0667),
-    "Earring": dict(accuracy=0.9876, precision=0.9655, recall=0.9333, f1=0.9492, fpr=0.0047,
-                    fnr=0.0667),
-    "Necklace": dict(accuracy=0.9793, precision=0.9032, recall=0.9333, f1=0.9180, fpr=0.0142,
-                     fnr=0.0667),
-    "Nose Pin": dict(accuracy=0.9834, precision=0.9355, recall=0.9355, f1=0.9355, fpr=0.0095,
-                     fnr=0.0645),
-    "Pendant": dict(accuracy=0.9876, precision=1.0000, recall=0.9000, f1=0.9474, fpr=0.0000,
-                    fnr=0.1000),
-    "Ring": dict(accuracy=0.9834, precision=0.9333, recall=0.9333, f1=0.9333, fpr=0.0095,
-                 fnr=0.0667),
-}
-TABLE_5_2_MACRO = dict(accuracy=0.9845, precision=0.9398, recall=0.9378, f1=0.9381, fpr=0.0089,
-                       fnr=0.0622)
+def _by_label(table: thesis.Table) -> dict[str, dict[str, float]]:
+    """A result table's rows (macro average left out) keyed by printed label."""
+    return {thesis.printed_label(row): dict(row.value)
+            for key, row in table.rows.items() if key != "macro"}
 
-# Table 5.3 (thesis line 1409), EfficientNetB2 per class. The thesis prints FNR before FPR in
-# this table; the values below are stored by name, so the order does not matter.
-TABLE_5_3: dict[str, dict[str, float]] = {
-    "Bangle": dict(precision=0.9565, recall=0.9565, f1=0.9565, fnr=0.0435, fpr=0.0061),
-    "Bracelet": dict(precision=1.0000, recall=0.7826, f1=0.8780, fnr=0.2174, fpr=0.0000),
-    "Chain": dict(precision=0.9524, recall=0.9091, f1=0.9302, fnr=0.0909, fpr=0.0061),
-    "Earring": dict(precision=0.9565, recall=1.0000, f1=0.9778, fnr=0.0000, fpr=0.0061),
-    "Necklace": dict(precision=1.0000, recall=1.0000, f1=1.0000, fnr=0.0000, fpr=0.0000),
-    "Nose Pin": dict(precision=0.8800, recall=0.9565, f1=0.9167, fnr=0.0435, fpr=0.0180),
-    "Pendant": dict(precision=0.9565, recall=1.0000, f1=0.9778, fnr=0.0000, fpr=0.0061),
-    "Ring": dict(precision=0.9565, recall=1.0000, f1=0.9778, fnr=0.0000, fpr=0.0061),
-}
-TABLE_5_3_MACRO = dict(precision=0.9533, recall=0.9506, f1=0.9497, fnr=0.0494, fpr=0.0068)
 
-# Table 4.3 (thesis line 993): four Conv2D + BatchNorm + MaxPool(2x2) blocks, 3x3 kernels
-# (section 4.3), then Flatten + Dense(512), Dense(256), Dense(8). Printed output shapes:
-TABLE_4_3 = dict(
-    input_size=224,
-    filters=(32, 64, 128, 256),
-    kernel=3,
-    dense=(512, 256),
-    classes=8,
-    output_sides=(111, 54, 26, 12),
-)
+TABLE_5_1 = _by_label(thesis.TABLE_5_1)
+TABLE_5_2 = _by_label(thesis.TABLE_5_2)
+TABLE_5_2_MACRO = dict(thesis.TABLE_5_2.value("macro"))
+TABLE_5_3 = _by_label(thesis.TABLE_5_3)
+TABLE_5_3_MACRO = dict(thesis.TABLE_5_3.value("macro"))
 
-# Table 6.2 (thesis line 1647): approximate parameter counts and input sizes.
+# Table 4.3: four Conv2D + BatchNorm + MaxPool(2x2) blocks (3x3 kernels, section 4.3), then
+# Flatten + Dense, Dense, Dense(classes); with the printed output sides of the four blocks.
+TABLE_4_3: dict[str, Any] = thesis.TABLE_4_3.values()
+
+# Table 6.2: approximate parameter count and input side per model.
 TABLE_6_2_PARAMS: dict[str, tuple[float, int]] = {
-    "Custom CNN": (5e6, 224),
-    "VGG16": (138e6, 224),
-    "ResNet50": (25e6, 224),
-    "EfficientNetB2": (9e6, 260),
-}
+    thesis.printed_label(row): (float(row.value["params"]), row.value["input_size"])
+    for row in thesis.TABLE_6_2.rows.values()}
 
 # Which thesis table each model's row comes from, for captions.
 SOURCES = {
-    "TABLE_4_1": "Table 4.1 (thesis line 880)",
-    "TABLE_4_3": "Table 4.3 (thesis line 993)",
-    "TABLE_5_1": "Table 5.1 (thesis line 1332)",
-    "TABLE_5_2": "Table 5.2 (thesis line 1364)",
-    "TABLE_5_3": "Table 5.3 (thesis line 1409)",
-    "TABLE_6_1": "Table 6.1 (thesis line 1557)",
-    "TABLE_6_2": "Table 6.2 (thesis line 1647)",
-}
+    f"TABLE_{table.name.split()[1].replace('.', '_')}": f"{table.name} (thesis line {table.line})"
+    for table in (thesis.TABLE_4_1, thesis.TABLE_4_3, thesis.TABLE_5_1, thesis.TABLE_5_2,
+                  thesis.TABLE_5_3, thesis.TABLE_6_2)}
+SOURCES["TABLE_6_1"] = f"Table 6.1 (thesis line {thesis.TABLE_6_1_LINE})"
 
 # --------------------------------------------------------------------------------------------
 # Small arithmetic helpers
@@ -531,11 +476,11 @@ def conv_pool_sides(input_size: int, blocks: int, kernel: int = 3,
 
 
 def custom_cnn_param_count(
-    input_size: int = 224,
+    input_size: int = TABLE_4_3["input_size"],
     filters: Sequence[int] = TABLE_4_3["filters"],
     dense: Sequence[int] = TABLE_4_3["dense"],
-    classes: int = 8,
-    kernel: int = 3,
+    classes: int = TABLE_4_3["classes"],
+    kernel: int = TABLE_4_3["kernel"],
     padding: str = "valid",
     head: str = "flatten",
     batchnorm: bool = True,
@@ -578,7 +523,7 @@ def check_table_4_3_shapes() -> list[dict[str, Any]]:
 def check_custom_cnn_size(claim: float = TABLE_6_2_PARAMS["Custom CNN"][0],
                           tolerance: float = 0.25,
                           built: int | None = None) -> list[dict[str, Any]]:
-    """Table 4.3's network at 224 px against Table 6.2's "≈5M" parameters.
+    """Table 4.3's network at its input size against the parameter count Table 6.2 claims.
 
     ``tolerance`` is how far from the claim a count may be and still read as "≈" (25%).
     ``built``: a count from actually building the model (``models.count_params``), if known.
@@ -590,11 +535,12 @@ def check_custom_cnn_size(claim: float = TABLE_6_2_PARAMS["Custom CNN"][0],
     ]
     rows = []
     for label, padding, head in readings:
-        total = custom_cnn_param_count(224, padding=padding, head=head)["total"]
+        total = custom_cnn_param_count(padding=padding, head=head)["total"]
         rows.append(_size_row(label, total, claim, tolerance))
     if built is not None:
-        rows.append(_size_row("our build_model('custom_cnn', input_size=224)", built, claim,
-                              tolerance))
+        rows.append(_size_row(
+            f"our build_model('custom_cnn', input_size={TABLE_4_3['input_size']})", built,
+            claim, tolerance))
     return rows
 
 

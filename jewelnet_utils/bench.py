@@ -27,8 +27,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .config import MODELS, JewelNetError, check_model, get_profile
-from .utils import atomic_write_json, library_versions
+from . import data, synth
+from .config import CLASSES, MODEL_TITLES, MODELS, JewelNetError, check_model, get_profile
+from .recommend import EmbeddingIndex
+from .records import provenance
+from .utils import atomic_write_json, cpu_model, library_versions, median_ms
+
+# augment, models and train import Keras (and so TensorFlow, seconds of start-up): they are
+# imported inside the figures that train or run a model, so `preflight` (which reads bench
+# records) and the figures without a model stay light.
 
 BENCH_VERSION = 1
 NUM_CLASSES = 8
@@ -255,10 +262,6 @@ def _best_of_interleaved(
     return times
 
 
-def _median_ms(fn: Callable[[], Any], runs: int) -> float:
-    return 1000 * statistics.median(_timed(fn) for _ in range(max(1, runs)))
-
-
 def _random_images(n: int, size: int, seed: int = 0) -> Any:
     """Uint8 RGB noise: augmentation and convolutions cost the same whatever the pixels are."""
     import numpy as np
@@ -310,7 +313,7 @@ def bench_pipeline(sizes: Sizes) -> Result:
     """Images/s of both augmenting input pipelines over the same in-memory images at 224 px."""
     import numpy as np
 
-    from . import augment, data
+    from . import augment  # imports Keras: see the note at the top of the module
 
     n, size, batch = sizes.pipeline_images, sizes.pipeline_size, 32
     aug = get_profile("paper").augmentation
@@ -355,7 +358,7 @@ def bench_pipeline(sizes: Sizes) -> Result:
 # --------------------------------------------------------------------------------------------
 def bench_pipeline_vs_compute(sizes: Sizes) -> Result:
     """Custom CNN training steps/s: the real pipeline vs pre-augmented cached batches."""
-    from . import augment, data, models
+    from . import augment, models  # import Keras: see the note at the top of the module
 
     profile = get_profile(sizes.compute_profile)
     size, batch, steps = profile.input_size("custom_cnn"), profile.batch_size, sizes.compute_steps
@@ -495,7 +498,7 @@ def bench_inference(sizes: Sizes) -> Result:
     import keras
     import numpy as np
 
-    from . import models
+    from . import models  # imports Keras: see the note at the top of the module
 
     if keras.backend.backend() != "tensorflow":
         raise JewelNetError("the inference figure needs the TensorFlow backend")
@@ -531,10 +534,10 @@ def bench_inference(sizes: Sizes) -> Result:
     best = min(compiled_ms, key=compiled_ms.__getitem__)
 
     model.predict(one, verbose=0)
-    predict_ms = _median_ms(lambda: model.predict(one, verbose=0), max(3, runs // 2))
+    predict_ms = median_ms(lambda: model.predict(one, verbose=0), max(3, runs // 2))
     call = calls[best]
     call(many).numpy()
-    batch_ms = _median_ms(lambda: call(many).numpy(), max(3, runs // 5))
+    batch_ms = median_ms(lambda: call(many).numpy(), max(3, runs // 5))
     throughput = batch / (batch_ms / 1000)
     others = ", ".join(f"{_num(ms)} ms via {name}" for name, ms in compiled_ms.items()
                        if name != best)
@@ -629,8 +632,6 @@ def bench_retrieval(sizes: Sizes) -> Result:
     Uniformly random directions are the hardest case for IVF (no clusters to exploit), so its
     recall here is a floor; real embeddings cluster by class.
     """
-    from .recommend import EmbeddingIndex
-
     k, dim, n_queries = 10, sizes.retrieval_dim, sizes.retrieval_queries
     queries = _unit_vectors(n_queries, dim, seed=1)
     rows: dict[str, dict[str, Any]] = {}
@@ -680,8 +681,6 @@ def bench_retrieval(sizes: Sizes) -> Result:
 def _clustered_recall(n: int, dim: int, n_queries: int, k: int) -> dict[str, Any]:
     """IVF recall@k where neighbours exist: uniformly random directions have none (every
     item is about equally far), which makes any approximate index look worse than it is."""
-    from .recommend import EmbeddingIndex
-
     clusters = max(2, n // 100)
     vectors, centres = _clustered_unit_vectors(n, dim, clusters, seed=2)
     queries, _ = _clustered_unit_vectors(n_queries, dim, clusters, seed=3, centres=centres)
@@ -806,8 +805,6 @@ def _child_main(spec: dict[str, Any]) -> None:
 def _child_synth(spec: dict[str, Any]) -> dict[str, Any]:
     """Render the same images ``repeats`` times per worker count, alternating, each time into
     a new folder; the best images/s by worker count, and every rate."""
-    from . import synth
-
     all_rates: dict[str, list[float]] = {str(w): [] for w in spec["workers"]}
     for r in range(max(1, int(spec.get("repeats", 1)))):
         for w in spec["workers"]:
@@ -820,7 +817,7 @@ def _child_synth(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _child_train(spec: dict[str, Any]) -> dict[str, Any]:
     """One ``train_model`` call under an adjusted profile; its run folder."""
-    from . import train
+    from . import train  # imports Keras: see the note at the top of the module
 
     base = get_profile(spec["profile"])
     profile = dataclasses.replace(base, name=f"{base.name}-bench", **spec["overrides"])
@@ -889,9 +886,6 @@ def _noise_dataset(workdir: Path, per_class: int, size: int) -> tuple[Path, Path
     import numpy as np
     from PIL import Image
 
-    from . import data
-    from .config import CLASSES
-
     root = workdir / f"noise-{per_class}x{size}"
     split = workdir / f"noise-{per_class}x{size}.json"
     if split.is_file():
@@ -915,8 +909,6 @@ def _plural(n: int, word: str) -> str:
 
 
 def _title(model: str) -> str:
-    from .config import MODEL_TITLES
-
     return MODEL_TITLES.get(model, model)
 
 
@@ -942,7 +934,7 @@ def machine_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "processor": _cpu_model(),
+        "processor": cpu_model() or platform.processor() or "unknown",
         "python": platform.python_version(),
     }
     if hasattr(os, "sched_getaffinity"):
@@ -963,16 +955,6 @@ def machine_info() -> dict[str, Any]:
             continue
     info["libraries"] = libraries
     return info
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _selected(only: list[str] | None) -> list[str]:
@@ -1015,8 +997,6 @@ def _check_writable(path: Path) -> None:
 def _provenance(sizes: Sizes) -> dict[str, Any]:
     """What every results record must say (records.py): the bench trains from random
     initialisation on noise images it makes itself; JewelSynth only times the generator."""
-    from .records import provenance
-
     profiles = sorted({sizes.compute_profile, sizes.cache_profile, sizes.memory_profile})
     return provenance("none (random initialisation: the bench builds every model with "
                       "weights=None)",

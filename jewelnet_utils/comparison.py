@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .audit_thesis import TABLE_5_2, TABLE_5_3
+from . import thesis
 from .config import DISPLAY_NAMES, MODEL_TITLES
-from .evaluate import CONFUSABLE_PAIRS, THESIS_TABLE_5_1, THESIS_TABLE_6_2
 
 HOLDS = "holds"
 SAME_DIRECTION = "same direction, not significant"
@@ -32,14 +31,14 @@ NOT_TESTED = "not tested"
 # Significance level for "the test set supports the ranking" (two-sided exact McNemar).
 ALPHA = 0.05
 
-# Thesis 5.2: the order of Table 5.1, best first (EfficientNetB2 > VGG16 > custom CNN > ResNet50).
-THESIS_ORDER = ("efficientnetb2", "vgg16", "custom_cnn", "resnet50")
+# Thesis 5.2: the order of Table 5.1, best first.
+THESIS_ORDER: tuple[str, ...] = thesis.CLAIMS.value("ranking")
 
 # Per-class tables the thesis prints (Table 5.2: custom CNN, Table 5.3: EfficientNetB2),
-# keyed by our model names, with the table's own label for captions.
+# keyed by our model names, with the table's own label for captions; rows by class key.
 THESIS_PER_CLASS: dict[str, tuple[str, Mapping[str, Mapping[str, float]]]] = {
-    "custom_cnn": ("Table 5.2", TABLE_5_2),
-    "efficientnetb2": ("Table 5.3", TABLE_5_3),
+    model: (table.name, table.values())
+    for model, table in (("custom_cnn", thesis.TABLE_5_2), ("efficientnetb2", thesis.TABLE_5_3))
 }
 
 
@@ -65,13 +64,13 @@ def overall_table(summary: pd.DataFrame) -> pd.DataFrame:
     and a note for a model whose numbers are no finding."""
     rows = []
     for _, r in summary.iterrows():
-        thesis = THESIS_TABLE_5_1.get(r["model"], {})
+        theirs = thesis.TABLE_5_1.values().get(r["model"], {})
         rows.append({
             "Model": MODEL_TITLES.get(r["model"], r["model"]),
-            "Thesis accuracy": _pct(thesis.get("Accuracy", np.nan)),
+            "Thesis accuracy": _pct(theirs.get("accuracy", np.nan)),
             "Our accuracy": _pct(r["Accuracy"]),
             "95% interval": _interval(r["Accuracy CI low"], r["Accuracy CI high"]),
-            "Thesis F1": _pct(thesis.get("F1", np.nan)),
+            "Thesis F1": _pct(theirs.get("f1", np.nan)),
             "Our F1": _pct(r["F1"]),
             "F1 interval": _interval(r["F1 CI low"], r["F1 CI high"]),
             "Note": short_warning(r.get("Warning", "")),
@@ -130,7 +129,7 @@ def largest_confusions(confusion: np.ndarray, classes: Sequence[str],
 def confusion_claim(confusions: Mapping[str, np.ndarray], classes: Sequence[str],
                     warnings: Mapping[str, str]) -> pd.DataFrame:
     """Thesis 5.6: bangle/bracelet and chain/necklace are each model's main confusions."""
-    claimed = {frozenset(p) for p in CONFUSABLE_PAIRS}
+    claimed = {frozenset(p) for p in thesis.CLAIMS.value("confusable_pairs")}
     rows = []
     for model, matrix in confusions.items():
         top = largest_confusions(matrix, classes, top=len(claimed))
@@ -153,11 +152,11 @@ def per_class_comparison(model: str, per_class: pd.DataFrame) -> pd.DataFrame | 
     prints no per-class table for ``model``."""
     if model not in THESIS_PER_CLASS:
         return None
-    _label, thesis = THESIS_PER_CLASS[model]
+    _label, printed = THESIS_PER_CLASS[model]
     ours = per_class.set_index("class")
     rows = []
     for cls, name in DISPLAY_NAMES.items():
-        theirs = thesis.get(name)
+        theirs = printed.get(cls)
         if theirs is None or cls not in ours.index:
             continue
         rows.append({"Class": name,
@@ -185,7 +184,8 @@ def efficiency_tables(efficiency: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
     size_rows, time_rows = [], []
     for _, r in efficiency.iterrows():
         title = MODEL_TITLES.get(r["Model"], r["Model"])
-        claims = THESIS_TABLE_6_2.get(r["Model"], {})
+        row = thesis.TABLE_6_2.rows.get(r["Model"])
+        claims = thesis.printed_cells(row, thesis.TABLE_6_2_COLUMNS) if row else {}
         size_rows.append({
             "Model": title, "Input": r["Input Size"], "Thesis input": claims.get("Input Size", ""),
             "Parameters (M)": _number(r["Parameters"] / 1e6, 1),
@@ -220,8 +220,9 @@ def experiments_table(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             cell = (f"{_pct(r['Accuracy'])} "
                     f"[{_interval(r['Accuracy CI low'], r['Accuracy CI high'])}]")
             columns.setdefault(title, {})[r["model"]] = cell + (f" ({note})" if note else "")
+    thesis_5_1 = thesis.TABLE_5_1.values()
     table = pd.DataFrame({
-        "Thesis (Table 5.1)": {m: _pct(THESIS_TABLE_5_1.get(m, {}).get("Accuracy", np.nan))
+        "Thesis (Table 5.1)": {m: _pct(thesis_5_1.get(m, {}).get("accuracy", np.nan))
                                for m in models},
         **columns,
     }).reindex(models).fillna("–")

@@ -3,19 +3,18 @@
 Everything a model sees passes through here, so this module is strict about input it cannot
 trust (photos from shops, catalogs and the web): every file is fully decoded once, odd pixel
 formats are converted rather than rejected, and files that cannot be used are named with the
-reason. Splits keep exact and near-duplicate photos together so test accuracy is not inflated
-by leakage. TensorFlow and Keras are imported only inside the functions that need them.
+reason (the decoder itself is ``images.py``). Splits keep exact and near-duplicate photos
+together so test accuracy is not inflated by leakage. TensorFlow and Keras are imported only
+inside the functions that need them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import math
 import os
 import sys
-import warnings
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -24,176 +23,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .config import DEFAULT_SEED, JewelNetError, class_sort_key, normalise_class_name
+
+# The decoder lives in images.py; its public names stay reachable here, where the audit and
+# the split arrays use them and where callers have always found them.
+from .images import (  # noqa: F401 - re-exported
+    CONVERSION_KINDS,
+    MAX_DECODE_PIXELS,
+    MIN_SIDE,
+    ImageProblem,
+    load_image,
+    open_rgb,
+    resize_square,
+)
 from .utils import atomic_write_json, read_json, sha256_file
 
-MIN_SIDE = 32  # pixels; smaller images carry too little detail to resize to 224 honestly
-# Non-JPEG images above this are refused: decoding needs the whole bitmap in memory (a
-# 10,000 x 10,000 RGB PNG is 300 MB). JPEGs above it are decoded at 1/2, 1/4 or 1/8 scale.
-MAX_DECODE_PIXELS = 64_000_000
 MIN_PER_CLASS = 3  # one image per split at least
 MANIFEST_VERSION = 1
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 DEFAULT_RATIOS: tuple[float, float, float] = (0.7, 0.15, 0.15)
-CONVERSION_KINDS: tuple[str, ...] = ("grayscale", "rgba/palette", "cmyk", "16-bit", "exif-rotated")
-_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-_ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
 _PROGRESS_MIN_FILES = 200
 MAX_UNCONFIRMED_LISTED = 500  # a very loose --hash-threshold matches nearly every pair
-
-
-class ImageProblem(JewelNetError):
-    """An image that cannot be used; ``path`` and ``reason`` are kept apart for reports."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"cannot use image {self.path}: {reason}")
-
-
-# --------------------------------------------------------------------------------------------
-# Reading one image
-# --------------------------------------------------------------------------------------------
-
-
-def _open_rgb(path: Path, data: bytes | None = None) -> tuple[Image.Image, list[str]]:
-    """Decode ``path`` (or its already-read ``data``) to an 8-bit RGB image.
-
-    Returns the image and the conversions it needed (a subset of ``CONVERSION_KINDS``).
-    """
-    source: Any = io.BytesIO(data) if data is not None else path
-    try:
-        with warnings.catch_warnings():
-            # We enforce our own size limit below; Pillow's warning would only be noise.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(source)
-    except UnidentifiedImageError as err:
-        empty = len(data) == 0 if data is not None else _is_empty(path)
-        detail = "empty file" if empty else "unknown or unsupported format"
-        raise ImageProblem(path, f"not an image ({detail})") from err
-    except Image.DecompressionBombError as err:
-        raise ImageProblem(
-            path, f"too large to decode safely ({err}); downscale it first"
-        ) from err
-    except FileNotFoundError as err:
-        raise ImageProblem(path, "file not found") from err
-    except IsADirectoryError as err:
-        raise ImageProblem(path, "not a regular file") from err
-    except OSError as err:
-        raise ImageProblem(path, f"unreadable ({err.strerror or err})") from err
-    except Exception as err:  # noqa: BLE001 - a plugin choking on a malformed header
-        raise ImageProblem(path, f"corrupt image header ({err})") from err
-    with img:
-        return _convert(img, path)
-
-
-def _is_empty(path: Path) -> bool:
-    try:
-        return path.stat().st_size == 0
-    except OSError:
-        return False
-
-
-def _convert(img: Image.Image, path: Path) -> tuple[Image.Image, list[str]]:
-    """Size checks, full decode, EXIF rotation and pixel-format conversion of an open image."""
-    width, height = img.size
-    if min(width, height) < MIN_SIDE:
-        raise ImageProblem(
-            path, f"too small ({width}x{height} px; at least {MIN_SIDE} px on each side needed)"
-        )
-    if width * height > MAX_DECODE_PIXELS:
-        if img.format not in ("JPEG", "MPO"):  # MPO: multi-picture JPEG from cameras
-            raise ImageProblem(
-                path,
-                f"too large ({width}x{height} px, {width * height / 1e6:.0f} megapixels; the "
-                f"limit for non-JPEG files is {MAX_DECODE_PIXELS / 1e6:.0f}), downscale it first",
-            )
-        # JPEG can be decoded at 1/2, 1/4 or 1/8 scale directly, without the full bitmap.
-        needed = math.sqrt(width * height / MAX_DECODE_PIXELS)
-        scale = min(8, 2 ** math.ceil(math.log2(needed)))
-        img.draft(None, (max(1, width // scale), max(1, height // scale)))
-        if img.size[0] * img.size[1] > MAX_DECODE_PIXELS:
-            raise ImageProblem(path, f"too large ({width}x{height} px) even at 1/8 scale")
-    try:
-        img.load()  # force the full decode so corrupt or truncated data shows up now
-    except Exception as err:  # noqa: BLE001 - any decoder failure means unusable data
-        raise ImageProblem(path, f"corrupt or truncated image data ({err})") from err
-
-    kinds: list[str] = []
-    try:
-        orientation = img.getexif().get(0x0112, 1)
-    except Exception:  # noqa: BLE001 - broken EXIF: keep the pixels as stored
-        orientation = 1
-    if orientation in range(2, 9):
-        try:
-            img = ImageOps.exif_transpose(img)
-            kinds.append("exif-rotated")
-        except Exception:  # noqa: BLE001
-            pass
-    try:
-        return _to_rgb(img, kinds)
-    except (ValueError, OSError) as err:
-        raise ImageProblem(path, f"cannot convert pixel format {img.mode} to RGB ({err})") from err
-
-
-def _to_rgb(img: Image.Image, kinds: list[str]) -> tuple[Image.Image, list[str]]:
-    """Convert any Pillow mode to RGB, compositing transparency on white."""
-    mode = img.mode
-    if mode in _SIXTEEN_BIT_MODES or mode == "F":
-        values = np.asarray(img)
-        if mode == "F":
-            gray = np.clip(np.nan_to_num(values), 0, 255).round().astype(np.uint8)
-        else:  # 16-bit samples (32-bit "I" images are read as 16-bit, the usual source)
-            wide = np.clip(values, 0, 65535).astype(np.uint32)
-            gray = ((wide * 255 + 32767) // 65535).astype(np.uint8)
-            kinds.append("16-bit")
-        kinds.append("grayscale")
-        return Image.fromarray(np.repeat(gray[:, :, None], 3, axis=2), "RGB"), kinds
-    if mode in ("1", "L"):
-        kinds.append("grayscale")
-        return img.convert("RGB"), kinds
-    if mode in _ALPHA_MODES or (mode == "P" and "transparency" in img.info):
-        if mode in ("LA", "La"):
-            kinds.append("grayscale")
-        kinds.append("rgba/palette")
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB"), kinds
-    if mode == "P":
-        kinds.append("rgba/palette")
-        return img.convert("RGB"), kinds
-    if mode == "CMYK":
-        kinds.append("cmyk")
-        return img.convert("RGB"), kinds
-    if mode == "RGB":
-        return img.copy(), kinds
-    return img.convert("RGB"), kinds  # YCbCr, LAB, HSV: lossless enough, nothing to report
-
-
-def load_image(path: str | os.PathLike[str], size: int | None = None) -> np.ndarray:
-    """Read one photo as uint8 RGB ``[H, W, 3]``, converting odd formats instead of refusing.
-
-    With ``size``, also resize to ``size`` x ``size`` exactly as the training arrays are
-    (so prediction sees what training saw). Raises :class:`ImageProblem` (a
-    ``JewelNetError``) naming the file when it is not an image, is corrupt or truncated,
-    unreadable, smaller than ``MIN_SIDE`` or too large.
-    """
-    img, _kinds = _open_rgb(Path(path))
-    if size is not None:
-        img = _resize(img, int(size))
-    return np.asarray(img, dtype=np.uint8).copy()
-
-
-def _resize(img: Image.Image, size: int) -> Image.Image:
-    """Square resize, thesis 4.2.1: area averaging when shrinking, bilinear when enlarging."""
-    if img.size == (size, size):
-        return img
-    width, height = img.size
-    shrinking = width >= size and height >= size
-    method = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
-    return img.resize((size, size), method)
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,7 +177,7 @@ def _inspect_file(data_dir: Path, cls: str, rel: str) -> FileRecord:
         record.reason = f"unreadable ({err.strerror or err})"
         return record
     try:
-        img, kinds = _open_rgb(path, data)
+        img, kinds = open_rgb(path, data)
     except ImageProblem as err:
         record.reason = err.reason
         return record
@@ -985,8 +836,8 @@ def load_split_arrays(manifest: dict[str, Any] | str | os.PathLike[str], split: 
             raise JewelNetError(
                 f"{path} changed since the split manifest was written; run `jewelnet split` again"
             )
-        img, _kinds = _open_rgb(path, data)
-        images[k] = np.asarray(_resize(img, int(size)), dtype=np.uint8)
+        img, _kinds = open_rgb(path, data)
+        images[k] = np.asarray(resize_square(img, int(size)), dtype=np.uint8)
     images.setflags(write=False)
     labels = np.array([classes.index(e["class"]) for e in entries], dtype=np.int32)
     labels.setflags(write=False)

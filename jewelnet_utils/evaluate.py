@@ -8,8 +8,8 @@ loaded (efficiency, Grad-CAM), so notebooks that only tabulate stay fast.
 Conventions, fixed once here:
 - one-vs-rest per-class metrics from the confusion matrix; a ratio with a zero denominator
   (a class never predicted, or absent from the test set) is defined as 0, never NaN;
-- "FLOPs" are multiply-accumulates, the convention behind the thesis's Table 6.2 numbers
-  (VGG16 ~15.5 B at 224 px);
+- "FLOPs" are multiply-accumulates, the convention that matches the thesis's Table 6.2 figure
+  for VGG16 at 224 px;
 - bootstrap intervals are percentile intervals over test images resampled with replacement.
 """
 
@@ -19,10 +19,8 @@ import gc
 import itertools
 import math
 import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,31 +28,30 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from . import plots, thesis
 from .config import JewelNetError
-from .utils import atomic_write_json, atomic_write_text, library_versions, read_json
+from .images import load_image, resize_array, thumbnail
+from .utils import (
+    atomic_write_json,
+    atomic_write_text,
+    cpu_model,
+    library_versions,
+    median_ms,
+    read_json,
+)
 
-# Thesis Table 5.1 (test accuracy and macro F1), for "ours beside theirs" columns.
+# Thesis Table 5.1's test accuracy and macro F1 per model, for "ours beside theirs" columns.
 THESIS_TABLE_5_1: dict[str, dict[str, float]] = {
-    "custom_cnn": {"Accuracy": 0.9378, "F1": 0.9381},
-    "resnet50": {"Accuracy": 0.8797, "F1": 0.8799},
-    "vgg16": {"Accuracy": 0.9419, "F1": 0.9420},
-    "efficientnetb2": {"Accuracy": 0.9521, "F1": 0.9497},
-}
+    model: {"Accuracy": row["accuracy"], "F1": row["f1"]}
+    for model, row in thesis.TABLE_5_1.values().items()}
 
-# Thesis Table 6.2 "Model Computational Efficiency Comparison", verbatim.
+# Thesis Table 6.2's cells as printed, per model.
 THESIS_TABLE_6_2: dict[str, dict[str, str]] = {
-    "custom_cnn": {"Parameters": "≈5M", "Input Size": "224 × 224", "FLOPs": "≈0.5B",
-                   "Train Time": "≈45 min", "Inference": "<30 ms"},
-    "vgg16": {"Parameters": "≈138M", "Input Size": "224 × 224", "FLOPs": "≈15.5B",
-              "Train Time": "≈30 min", "Inference": "<50 ms"},
-    "resnet50": {"Parameters": "≈25M", "Input Size": "224 × 224", "FLOPs": "≈4.1B",
-                 "Train Time": "≈40 min", "Inference": "<45 ms"},
-    "efficientnetb2": {"Parameters": "≈9M", "Input Size": "260 × 260", "FLOPs": "≈1.0B",
-                       "Train Time": "≈35 min", "Inference": "<50 ms"},
-}
+    model: thesis.printed_cells(row, thesis.TABLE_6_2_COLUMNS)
+    for model, row in thesis.TABLE_6_2.rows.items()}
 
 # The two confusions the thesis singles out (5.6); Grad-CAM figures are made for these.
-CONFUSABLE_PAIRS: tuple[tuple[str, str], ...] = (("bangle", "bracelet"), ("chain", "necklace"))
+CONFUSABLE_PAIRS: tuple[tuple[str, str], ...] = thesis.CLAIMS.value("confusable_pairs")
 
 METRIC_COLUMNS = ("Accuracy", "Precision", "Recall", "F1", "FPR", "FNR")
 PROVENANCE_COLUMNS = ("profile", "dataset", "weights")
@@ -228,11 +225,8 @@ def load_run(run_dir: str | Path) -> Run:
 
 def _register_custom_objects() -> None:
     """Import the modules that register custom layers, so ``load_model`` can rebuild them."""
-    for mod in ("augment", "models"):
-        try:
-            __import__(f"jewelnet_utils.{mod}")
-        except ImportError:
-            continue
+    # Both import Keras, so they are loaded here, when a model is, not with this module.
+    from . import augment, models  # noqa: F401
 
 
 def load_model_file(path: str | Path) -> Any:
@@ -565,46 +559,6 @@ def calibration_report(probs: np.ndarray, y_true: Sequence[int],
 # Efficiency (Table 6.2)
 # --------------------------------------------------------------------------------------------
 
-def _walk_layers(model: Any) -> Iterable[Any]:
-    for layer in model.layers:
-        if hasattr(layer, "layers") and layer.layers:  # nested model (backbone)
-            yield from _walk_layers(layer)
-        else:
-            yield layer
-
-
-def _positions(layer: Any, shape: Sequence[int | None]) -> int:
-    spatial = shape[2:] if getattr(layer, "data_format", None) == "channels_first" else shape[1:-1]
-    return int(np.prod([d or 1 for d in spatial])) if len(spatial) else 1
-
-
-def count_macs(model: Any) -> int:
-    """Analytical multiply-accumulates of one forward pass over Conv, DepthwiseConv,
-    SeparableConv and Dense layers (everything else is negligible next to them)."""
-    import keras
-
-    L = keras.layers
-    conv_types = (L.Conv1D, L.Conv2D, L.Conv3D, L.DepthwiseConv1D, L.DepthwiseConv2D)
-    separable = (L.SeparableConv1D, L.SeparableConv2D)
-    total = 0
-    for layer in _walk_layers(model):
-        if not isinstance(layer, (*conv_types, *separable, L.Dense)):
-            continue
-        try:
-            out_shape = tuple(layer.output.shape)
-        except (AttributeError, ValueError):  # never called in a graph: shape unknown
-            continue
-        if isinstance(layer, separable):
-            per_position = (int(np.prod(layer.depthwise_kernel.shape))
-                            + int(np.prod(layer.pointwise_kernel.shape)))
-        else:
-            per_position = int(np.prod(layer.kernel.shape))
-        positions = (int(np.prod([d or 1 for d in out_shape[1:-1]]))
-                     if isinstance(layer, L.Dense) else _positions(layer, out_shape))
-        total += positions * per_position
-    return int(total)
-
-
 def compiled_call(model: Any) -> Callable[[np.ndarray], Any]:
     """The model's forward pass compiled for the backend (tf.function / jax.jit), the way a
     serving process would call it, instead of ``model.predict``'s per-call setup."""
@@ -628,21 +582,6 @@ def compiled_call(model: Any) -> Callable[[np.ndarray], Any]:
     return lambda x: model(x, training=False)
 
 
-def _median_ms(fn: Callable[[], Any], repeats: int, budget_s: float) -> float:
-    """Median wall time of ``fn`` over ``repeats`` calls, stopping early (after at least 3)
-    once ``budget_s`` is spent, so a big model on a CPU does not stall a report."""
-    times: list[float] = []
-    spent = 0.0
-    for i in range(max(1, repeats)):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-        spent += times[-1]
-        if spent > budget_s and i >= 2:
-            break
-    return 1000.0 * statistics.median(times)
-
-
 def time_inference(model: Any, input_size: int, batch_size: int = 32, repeats: int = 10,
                    warmup: int = 2, seed: int = 0, budget_s: float = 20.0) -> dict[str, float]:
     """Measured latency, median of ``repeats`` after ``warmup`` calls: per image within a batch
@@ -663,9 +602,9 @@ def time_inference(model: Any, input_size: int, batch_size: int = 32, repeats: i
         run(x_one)
         model.predict(x_one, verbose=0)
     return {
-        "batch_ms_per_image": _median_ms(lambda: run(x_batch), repeats, budget_s) / batch_size,
-        "single_ms_compiled": _median_ms(lambda: run(x_one), repeats, budget_s),
-        "single_ms_predict": _median_ms(lambda: model.predict(x_one, verbose=0), repeats,
+        "batch_ms_per_image": median_ms(lambda: run(x_batch), repeats, budget_s) / batch_size,
+        "single_ms_compiled": median_ms(lambda: run(x_one), repeats, budget_s),
+        "single_ms_predict": median_ms(lambda: model.predict(x_one, verbose=0), repeats,
                                         budget_s),
     }
 
@@ -693,14 +632,7 @@ def device_description() -> str:
             accel = dev.device_kind if dev.platform != "cpu" else ""
     except Exception:  # device queries are best effort; never fail a report over them
         accel = ""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model() or platform.processor() or platform.machine()
     return f"{accel or cpu} ({backend}, {os.cpu_count()} CPU threads)"
 
 
@@ -719,35 +651,16 @@ def _train_seconds(timings: dict[str, Any]) -> float | None:
 
 
 def thesis_efficiency_claims(model: str) -> dict[str, str]:
-    """Table 6.2 row for ``model`` as text; models.THESIS_CLAIMS (numbers) wins when present,
-    so the project keeps one copy of the thesis's claims."""
-    claims = dict(THESIS_TABLE_6_2.get(model, {}))
-    try:
-        from .models import THESIS_CLAIMS
-    except ImportError:
-        return claims
-    theirs = THESIS_CLAIMS.get(model) if isinstance(THESIS_CLAIMS, dict) else None
-    if not isinstance(theirs, dict):
-        return claims
-    formats = (("Parameters", "params", lambda v: f"≈{v / 1e6:g}M"),
-               ("Input Size", "input_size", lambda v: f"{v} × {v}"),
-               ("FLOPs", "flops", lambda v: f"≈{v / 1e9:g}B"),
-               ("Train Time", "train_time_min", lambda v: f"≈{v:g} min"),
-               ("Inference", "inference_ms", lambda v: f"<{v:g} ms"))
-    for ours, key, fmt in formats:
-        value = theirs.get(key)
-        if isinstance(value, (int, float)):
-            claims[ours] = fmt(value)
-    return claims
+    """Table 6.2's row for ``model``, each cell as the thesis prints it (empty for a model the
+    thesis does not list)."""
+    return dict(THESIS_TABLE_6_2.get(model, {}))
 
 
 def model_flops(model: Any) -> int:
-    """models.flops when the models module provides it (one implementation for the project),
-    else :func:`count_macs`; both count multiply-accumulates."""
-    try:
-        from .models import flops
-    except ImportError:
-        return count_macs(model)
+    """Multiply-accumulates of one forward pass, counted by :func:`models.flops`."""
+    # models imports Keras; importing it here keeps the table-only uses of evaluate Keras-free.
+    from .models import flops
+
     return int(flops(model))
 
 
@@ -894,27 +807,6 @@ def last_conv_layer(model: Any) -> str:
     return path[-1].name
 
 
-def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize as training did: data._resize for squares (area averaging when shrinking,
-    bilinear when enlarging, thesis 4.2.1), the same rule here for other shapes."""
-    from PIL import Image
-
-    arr = np.asarray(image)
-    if arr.shape[:2] == tuple(size):
-        return arr.astype("float32")
-    pil = Image.fromarray(np.uint8(np.clip(arr, 0, 255)))
-    if size[0] == size[1]:
-        try:
-            from .data import _resize as data_resize
-        except ImportError:
-            data_resize = None
-        if data_resize is not None:
-            return np.asarray(data_resize(pil, int(size[0])), dtype="float32")
-    shrinking = pil.width >= size[1] and pil.height >= size[0]
-    method = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
-    return np.asarray(pil.resize((size[1], size[0]), method), dtype="float32")
-
-
 def grad_cam(model: Any, image: np.ndarray, class_index: int,
              layer_name: str | None = None) -> np.ndarray:
     """Grad-CAM heatmap (Selvaraju et al. 2017) of ``class_index`` at the last conv layer (or
@@ -936,7 +828,7 @@ def grad_cam(model: Any, image: np.ndarray, class_index: int,
         img = img[0]
     in_shape = tuple(_single(model.inputs).shape[1:3])
     if all(d is not None for d in in_shape):
-        img = _resize(img, in_shape)  # type: ignore[arg-type]
+        img = resize_array(img, in_shape)  # type: ignore[arg-type]
     x = tf.convert_to_tensor(img[None])
     with tf.GradientTape() as tape:
         act, probs = fn(x)
@@ -955,26 +847,6 @@ def grad_cam(model: Any, image: np.ndarray, class_index: int,
 # Images for figures
 # --------------------------------------------------------------------------------------------
 
-def load_image(path: str | Path) -> np.ndarray:
-    """data.load_image when available (one decoder for the project), else a PIL equivalent
-    with the same contract: uint8 HxWx3, JewelNetError naming the file."""
-    try:
-        from .data import load_image as data_load_image
-    except ImportError:
-        data_load_image = None
-    if data_load_image is not None:
-        return data_load_image(path)
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except FileNotFoundError as err:
-        raise JewelNetError(f"image not found: {path}") from err
-    except (OSError, UnidentifiedImageError, ValueError) as err:
-        raise JewelNetError(f"cannot read image {path}: {err}") from err
-
-
 def resolve_image(run: Run, rel: str) -> Path:
     """Where a prediction's image lives: as given, under the run's data_dir, or under the
     data_dir seen from the project root (the run folder's grandparent)."""
@@ -986,14 +858,6 @@ def resolve_image(run: Run, rel: str) -> Path:
         if c.is_file():
             return c
     return candidates[0]
-
-
-def _thumb(image: np.ndarray, side: int = 160) -> np.ndarray:
-    h, w = image.shape[:2]
-    scale = side / max(h, w)
-    if scale >= 1:
-        return image
-    return _resize(image, (max(1, round(h * scale)), max(1, round(w * scale)))).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1026,8 +890,6 @@ def _with_provenance(df: pd.DataFrame, run: Run) -> pd.DataFrame:
 
 
 def _caption(run: Run | None, runs: Sequence[Run] = ()) -> str:
-    from . import plots
-
     if run is not None:
         return plots.caption_text(run.profile, run.dataset, run.weights, extra=run.name)
     vals = {k: sorted({getattr(r, k) for r in runs}) for k in PROVENANCE_COLUMNS}
@@ -1054,14 +916,12 @@ def _error_images(run: Run, split: str, pairs: Sequence[tuple[str, str]] | None,
 
 
 def _misclassified_figure(run: Run, split: str, limit: int = 12) -> tuple[Any, str | None]:
-    from . import plots
-
     errors = _error_images(run, split, None, limit)
     if errors.empty:
         return None, f"{run.name}: no misclassified {split} images"
     images, true, pred, conf = [], [], [], []
     for _, row in errors.iterrows():
-        images.append(_thumb(load_image(resolve_image(run, row["path"]))))
+        images.append(thumbnail(load_image(resolve_image(run, row["path"]))))
         true.append(run.classes[row["label"]])
         pred.append(run.classes[row["pred"]])
         conf.append(float(row["confidence"]) if pd.notna(row["confidence"]) else float("nan"))
@@ -1072,8 +932,6 @@ def _misclassified_figure(run: Run, split: str, limit: int = 12) -> tuple[Any, s
 
 
 def _gradcam_figure(run: Run, model: Any, split: str, limit: int = 6) -> tuple[Any, str | None]:
-    from . import plots
-
     errors = _error_images(run, split, CONFUSABLE_PAIRS, limit)
     if errors.empty:
         names = " or ".join(f"{a}/{b}" for a, b in CONFUSABLE_PAIRS)
@@ -1081,9 +939,9 @@ def _gradcam_figure(run: Run, model: Any, split: str, limit: int = 6) -> tuple[A
     images, heatmaps, titles = [], [], []
     for _, row in errors.iterrows():
         img = load_image(resolve_image(run, row["path"]))
-        shown = _resize(img, (run.input_size, run.input_size)) if run.input_size else img
+        shown = resize_array(img, (run.input_size, run.input_size)) if run.input_size else img
         heatmaps.append(grad_cam(model, shown, int(row["pred"])))
-        images.append(_thumb(img))  # the photo as taken; the heatmap is stretched onto it
+        images.append(thumbnail(img))  # the photo as taken; the heatmap is stretched onto it
         titles.append(f"true {plots.display_name(run.classes[row['label']])}\n"
                       f"pred {plots.display_name(run.classes[row['pred']])}")
     fig = plots.gradcam_grid(images, heatmaps, titles,
@@ -1098,8 +956,6 @@ def evaluate_runs(run_dirs: Sequence[str | Path | Run], out_dir: str | Path, see
                   level: float = 0.95) -> dict[str, Any]:
     """Every table and figure of the evaluation chapter for ``run_dirs``, written atomically
     under ``out_dir``. Returns the tables, the files written and notes on what was skipped."""
-    from . import plots
-
     runs = [r if isinstance(r, Run) else load_run(r) for r in run_dirs]
     if not runs:
         raise JewelNetError("no run folders to evaluate")
@@ -1260,9 +1116,9 @@ def run_evaluate(args: Any) -> int:
 
 __all__ = [
     "CONFUSABLE_PAIRS", "Interval", "Run", "THESIS_TABLE_5_1", "THESIS_TABLE_6_2",
-    "bootstrap_ci", "calibration_report", "compiled_call", "confusion", "count_macs",
+    "bootstrap_ci", "calibration_report", "compiled_call", "confusion",
     "efficiency_row", "efficiency_table", "evaluate_runs", "expected_calibration_error",
-    "grad_cam", "last_conv_layer", "load_image", "load_model_file", "load_run", "load_run_model",
+    "grad_cam", "last_conv_layer", "load_model_file", "load_run", "load_run_model",
     "mcnemar_exact", "model_flops", "pairwise_mcnemar", "per_class_metrics", "reliability_data",
     "resolve_image", "run_evaluate", "seeds_table", "summary_row", "time_inference",
 ]

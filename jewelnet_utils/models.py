@@ -20,6 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from . import thesis
 from .config import MODEL_SPECS, JewelNetError, check_model
 
 # Keys of ``hparams`` that change the architecture (ARCHITECTURE.md). Training keys
@@ -55,19 +56,14 @@ BACKBONE_WEIGHTS: dict[str, tuple[str, str, str]] = {
 # ``_load_backbone_file``), so a model's structure never depends on where its weights came from.
 _EFFNET_STD_RGB = (0.229, 0.224, 0.225)
 
-# Table 6.2 as published, kept beside our own counts (never used as if it were measured).
-# Values are the thesis's approximations: params and FLOPs "approximately", inference "under".
+# Table 6.2 as published (thesis.TABLE_6_2), kept beside our own counts (never used as if it
+# were measured): the parsed numbers, and each cell as printed under a "_text"-style name.
 THESIS_CLAIMS: dict[str, dict[str, Any]] = {
-    name: {"params": params, "input_size": size, "flops": gflops * 1e9,
-           "train_time_min": minutes, "inference_ms": ms,
-           "params_text": f"≈{params / 1e6:g}M", "flops_text": f"≈{gflops:g}B",
-           "train_time": f"≈{minutes} min", "inference": f"<{ms} ms"}
-    for name, params, size, gflops, minutes, ms in (
-        ("custom_cnn", 5_000_000, 224, 0.5, 45, 30),
-        ("vgg16", 138_000_000, 224, 15.5, 30, 50),
-        ("resnet50", 25_000_000, 224, 4.1, 40, 45),
-        ("efficientnetb2", 9_000_000, 260, 1.0, 35, 50),
-    )
+    model: {**row.value,
+            **dict(zip(("params_text", "input_size_text", "flops_text", "train_time", "inference"),
+                       thesis.printed_cells(row, thesis.TABLE_6_2_COLUMNS).values(),
+                       strict=True))}
+    for model, row in thesis.TABLE_6_2.rows.items()
 }
 
 
@@ -98,6 +94,8 @@ class BackbonePreprocess(keras.layers.Layer):
 
 
 CUSTOM_OBJECTS = {"BackbonePreprocess": BackbonePreprocess}
+# Backbones whose inputs go through their own ``preprocess_input`` (EfficientNet rescales inside).
+PREPROCESSED_BACKBONES = frozenset(BackbonePreprocess._FUNCS)
 
 # BatchNorm momentum of the custom CNN (the thesis does not give one). L2 0.01 on every conv
 # kernel shrinks the pre-BN activations fast, and with ~27 updates per epoch Keras's default
@@ -279,7 +277,8 @@ def _custom_cnn(size: int, num_classes: int, hp: dict[str, Any]) -> keras.Model:
     return keras.Model(inputs, outputs, name="jewelnet_custom_cnn")
 
 
-def _backbone(name: str, size: int) -> keras.Model:
+def build_backbone(name: str, size: int) -> keras.Model:
+    """The transfer model's convolutional base, named ``backbone``, with random weights."""
     shape = (size, size, 3)
     factory = {
         "vgg16": keras.applications.VGG16,
@@ -314,7 +313,7 @@ def _transfer(name: str, size: int, num_classes: int, hp: dict[str, Any]) -> ker
     if name in BackbonePreprocess._FUNCS:
         x = BackbonePreprocess(name, name="preprocess")(x)
     # EfficientNet rescales [0, 255] itself (its first layers), so it takes the raw image.
-    backbone = _backbone(name, size)
+    backbone = build_backbone(name, size)
     # training=False: the backbone's BatchNorm layers always run in inference mode, also when
     # its top layers are unfrozen in stage 2 (their statistics come from ImageNet).
     x = backbone(x, training=False)

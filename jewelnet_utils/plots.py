@@ -25,6 +25,7 @@ if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND") and (
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from . import thesis  # noqa: E402
 from .config import DISPLAY_NAMES  # noqa: E402
 from .utils import atomic_write_bytes  # noqa: E402
 
@@ -286,10 +287,14 @@ def gallery(queries: Sequence[tuple[Any, str]],
 
 
 def similarity_histogram(intra: np.ndarray, inter: np.ndarray,
-                         thresholds: tuple[float, float] = (0.92, 0.75),
+                         thresholds: tuple[float, float] | None = None,
                          caption: str | None = None,
                          title: str = "Cosine similarity of embeddings") -> Figure:
-    """Intra- vs inter-class cosine distributions with the thesis thresholds (5.8) drawn in."""
+    """Intra- vs inter-class cosine distributions with the thesis thresholds (5.8) drawn in
+    (``thresholds``: intra, inter; default the thesis's)."""
+    if thresholds is None:
+        thresholds = (thesis.CLAIMS.value("intra_class_similarity"),
+                      thesis.CLAIMS.value("inter_class_similarity"))
     fig = Figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.subplots()
     bins = np.linspace(-1, 1, 81)

@@ -53,8 +53,8 @@ from typing import Any
 import numpy as np
 
 from . import synth
-from .config import CLASSES, JewelNetError, Profile, check_model, get_profile
-from .utils import atomic_write_json, library_versions
+from .config import CLASSES, MODEL_TITLES, JewelNetError, Profile, check_model, get_profile
+from .utils import atomic_write_json, library_versions, set_seed
 
 # Bump when the code below would train another backbone from the same recipe.
 FORMAT_VERSION = 1
@@ -242,9 +242,9 @@ def build_pretext_model(recipe: Recipe) -> Any:
     size = recipe.input_size
     inputs = keras.Input((size, size, 3), name="image")
     x = inputs
-    if recipe.model in models.BackbonePreprocess._FUNCS:
+    if recipe.model in models.PREPROCESSED_BACKBONES:
         x = models.BackbonePreprocess(recipe.model, name="preprocess")(x)
-    x = models._backbone(recipe.model, size)(x)
+    x = models.build_backbone(recipe.model, size)(x)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = {}
     for name in recipe.heads:
@@ -416,8 +416,6 @@ def pretrain(recipe: Recipe, *, progress: bool = True, workers: int | None = Non
         return {**record, "path": str(target), "reused": True}
     import keras
 
-    from .utils import set_seed
-
     wall0, cpu0, load0 = time.time(), time.process_time(), os.getloadavg()
     images, targets = render_source(recipe, workers=workers, progress=progress)
     render_s = time.time() - wall0
@@ -506,8 +504,6 @@ def transfer_table(record: dict[str, Any]) -> Any:
     its recipe, how well it learned the pretext task, and the target test accuracy from it
     against random initialisation (same profile, split and seed)."""
     import pandas as pd
-
-    from .config import MODEL_TITLES
 
     rows = []
     scratch_of = {}  # a row may reuse an earlier row's random-init run (it says so in text)

@@ -35,7 +35,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from . import plots, thesis
 from .config import JewelNetError, class_sort_key, normalise_class_name
+from .data import load_manifest
+from .evaluate import compiled_call, load_run_model
+from .images import load_image, resize_array, thumbnail
 from .utils import atomic_write_bytes, atomic_write_json, read_json, sha256_file
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif",
@@ -45,7 +49,9 @@ AUTO_FAISS_MIN = 50_000  # below this exact NumPy is as fast as anything
 AUTO_IVF_MIN = 1_000_000  # past this an exact scan per query gets slow
 INDEX_VERSION = 1
 CACHE_DIR = ".jewelnet-index"
-THESIS_INTRA, THESIS_INTER = 0.92, 0.75  # thesis 5.8: intra-class > 0.92, inter-class < 0.75
+# Thesis 5.8: same-class cosine similarity above the first, different-class below the second.
+THESIS_INTRA = thesis.CLAIMS.value("intra_class_similarity")
+THESIS_INTER = thesis.CLAIMS.value("inter_class_similarity")
 
 
 class Hit(NamedTuple):
@@ -90,24 +96,14 @@ def embedding_model(model: Any, layer_name: str = "embedding") -> Any:
 
 
 def _compiled(model: Any) -> Any:
-    from .evaluate import compiled_call
-
     return _memo(model, "_jewelnet_compiled_call", lambda: compiled_call(model))
-
-
-def _load_image(path: str | Path) -> np.ndarray:
-    from .evaluate import load_image
-
-    return load_image(path)
 
 
 def prepare_image(item: Any, input_size: int) -> np.ndarray:
     """A path or an array as the model's input: RGB float32 in [0, 255], input_size square.
     Models preprocess inside the graph, so nothing model-specific happens here."""
-    from .evaluate import _resize
-
     if isinstance(item, (str, Path)):
-        img = _load_image(item)
+        img = load_image(item)
     else:
         img = np.asarray(item)
         if img.ndim == 2:
@@ -119,7 +115,7 @@ def prepare_image(item: Any, input_size: int) -> np.ndarray:
         img = img[..., :3]
         if img.dtype != np.uint8 and img.size and float(np.max(img)) <= 1.0:
             img = img * 255.0  # a [0, 1] float image
-    return _resize(img, (input_size, input_size))
+    return resize_array(img, (input_size, input_size))
 
 
 def model_input_size(model: Any, config: dict[str, Any] | None = None) -> int:
@@ -201,8 +197,6 @@ def _class_and_embedding(model: Any) -> Any:
     """One compiled forward pass giving both the class probabilities and the embedding."""
     import keras
 
-    from .evaluate import compiled_call
-
     def build() -> Any:
         features = embedding_model(model).outputs[0]
         return compiled_call(keras.Model(model.inputs, [model.outputs[0], features]))
@@ -247,11 +241,7 @@ def catalog_items(folder: str | Path) -> list[tuple[str, str]]:
 
 def _manifest_items(manifest_path: Path, split: str | None,
                     data_dir: str | Path | None) -> tuple[Path, list[tuple[str, str]], list[str]]:
-    try:
-        from .data import load_manifest  # validates the manifest, naming what is wrong
-    except ImportError:
-        load_manifest = read_json
-    manifest = load_manifest(manifest_path)
+    manifest = load_manifest(manifest_path)  # validates the manifest, naming what is wrong
     if not isinstance(manifest, dict) or "files" not in manifest:
         raise JewelNetError(f"{manifest_path} is not a split manifest (no 'files')")
     root = Path(data_dir or manifest.get("data_dir", "."))
@@ -599,7 +589,8 @@ def similarity_stats(embeddings: np.ndarray, labels: Sequence[int],
                      thresholds: tuple[float, float] = (THESIS_INTRA, THESIS_INTER),
                      max_items: int = 5000, seed: int = 0) -> pd.DataFrame:
     """Intra- vs inter-class cosine distributions, testing thesis 5.8's claims that same-class
-    similarity 'always exceeds 0.92' and different-class similarity is 'lower than 0.75'.
+    similarity always exceeds ``THESIS_INTRA`` and different-class similarity stays below
+    ``THESIS_INTER``.
     On a collapsed embedding the claims are not tested ('claim holds' says why)."""
     hi, lo = thresholds
     intra, inter = pairwise_similarities(embeddings, labels, max_items, seed)
@@ -686,8 +677,6 @@ def predict_images(run_dir: str | Path, paths: Sequence[str | Path], top: int = 
     """Class, confidence and top-``top`` classes for each image, in order. A missing or
     unreadable image gets an entry with an ``error`` naming the file; the others are still
     answered."""
-    from .evaluate import compiled_call, load_run_model
-
     model, cfg = load_run_model(run_dir)
     classes = [str(c) for c in cfg["classes"]]
     size = model_input_size(model, cfg)
@@ -765,8 +754,6 @@ def run_recommend(args: Any) -> int:
     """``jewelnet recommend --run DIR --catalog DIR --query IMAGE... -k 5 [--gallery PNG]``:
     top-K similar catalog items per query; a bad query gets one line on stderr and the rest
     are answered; exit 1 if any query failed."""
-    from .evaluate import _thumb, load_run_model
-
     if args.k < 1:
         raise JewelNetError(f"-k must be at least 1, got {args.k}")
     run_dir = Path(args.run)
@@ -815,19 +802,17 @@ def run_recommend(args: Any) -> int:
         for rank, h in enumerate(hits, 1):
             print(f"  {rank}. {h.score:.4f}  {h.cls}  {h.path}")
         if args.gallery:
-            shown_queries.append((_thumb(_load_image(q)),
+            shown_queries.append((thumbnail(load_image(q)),
                                   f"{Path(q).name}\npredicted {result.predicted} "
                                   f"({result.probability:.2f})"))
             row = []
             for h in hits:
                 try:
-                    row.append((_thumb(_load_image(h.path)), h.cls, h.score))
+                    row.append((thumbnail(load_image(h.path)), h.cls, h.score))
                 except JewelNetError:
                     row.append((np.full((8, 8, 3), 255, np.uint8), h.cls, h.score))
             shown_results.append(row)
     if args.gallery and shown_queries:
-        from . import plots
-
         profile = cfg.get("profile")
         profile = profile.get("name") if isinstance(profile, dict) else profile
         caption = plots.caption_text(profile, Path(str(cfg.get("data_dir", "?"))).name,

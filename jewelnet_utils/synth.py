@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
+from . import thesis
 from .config import (
     CLASSES,
     DEFAULT_DATA_DIR,
@@ -43,23 +44,16 @@ from .config import (
     check_experiment,
     get_profile,
 )
+from .data import make_split, save_manifest
 from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 VERSION = "1.8"  # bump whenever the same arguments would draw other pixels
 SUPERSAMPLE = 2  # shapes are drawn at 2x and box-reduced: cheap anti-aliasing
 MIN_SIZE = 32
 
-# Table 4.1, "Original" column: 1,217 images.
+# Images per class of the thesis's set: Table 4.1's "Original" column.
 THESIS_COUNTS: dict[str, int] = {
-    "bangle": 140,
-    "bracelet": 147,
-    "chain": 153,
-    "earring": 163,
-    "necklace": 162,
-    "pendant": 150,
-    "ring": 152,
-    "nose_pin": 150,
-}
+    cls: row["original"] for cls, row in thesis.TABLE_4_1_CLASSES.values().items()}
 BALANCED_PER_CLASS = 200
 
 # ---------------------------------------------------------------------------------------------
@@ -1276,23 +1270,6 @@ def _png_bytes(image: Image.Image) -> bytes:
             + _png_chunk(b"IEND", b""))
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    """Temp file beside the target, then os.replace: a killed run never leaves half a file.
-
-    No fsync (unlike utils.atomic_write_bytes): images are cheap to redraw, a rerun checks
-    every file's PNG checksums, and a thousand fsyncs would double the generation time.
-    """
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise JewelNetError(f"cannot write {target}: {err.strerror or err}") from err
-
-
 def _task(args: tuple[str, int, str, int, int, str]) -> tuple[dict[str, Any], bool]:
     """Render (or skip) one file; runs in the main process or a pool worker."""
     out_dir, seed, cls, index, size, difficulty = args
@@ -1303,7 +1280,9 @@ def _task(args: tuple[str, int, str, int, int, str]) -> tuple[dict[str, Any], bo
         wrote = False
     else:
         sample = render_sample(cls, image_rng(seed, cls, index), size, difficulty)
-        _write_atomic(target, _png_bytes(sample.image))
+        # No fsync: images are cheap to redraw, a rerun checks every file's PNG checksums, and
+        # a thousand fsyncs would double the generation time.
+        atomic_write_bytes(target, _png_bytes(sample.image), durable=False)
         meta = sample.meta
         wrote = True
     row = {"path": rel, "index": index, **meta}
@@ -1721,8 +1700,7 @@ def calibrate(difficulty: str, *, profile: str = "cpu", seed: int = 42, data_see
               overwrite: bool = False) -> dict[str, Any]:
     """Generate a thesis-count set at ``difficulty``, split it, train the Custom CNN in
     ``profile`` and return the calibration record (see :func:`record_calibration`)."""
-    from .data import make_split, save_manifest  # noqa: PLC0415 - avoid importing TF for synth
-    from .train import train_model  # noqa: PLC0415
+    from .train import train_model  # noqa: PLC0415 - imports Keras; only calibration trains
 
     _check_difficulty(difficulty)
     prof = get_profile(profile)

@@ -30,6 +30,7 @@ import keras
 import keras_tuner as kt
 from keras_tuner.src.engine import tuner_utils  # convert_to_metrics_dict: not re-exported
 
+from . import augment, data, models
 from .config import (
     DEFAULT_SEED,
     MODEL_SPECS,
@@ -38,7 +39,8 @@ from .config import (
     check_model,
     get_profile,
 )
-from .utils import atomic_write_json, atomic_write_text, read_json
+from .models import MODEL_HPARAMS, TRAIN_HPARAMS
+from .utils import atomic_write_json, atomic_write_text, read_json, set_seed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,8 +55,9 @@ TUNER_TAG = "tuner:"  # metric-name prefix recording which tuner ran a trial
 ENV_ID, ENV_IP, ENV_PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
 
 # Hyperparameters that go to models.build_model; the rest shape training (fit / datasets).
-MODEL_KEYS = ("dense1", "dense2", "dropout1", "dropout2", "l2", "trainable_tail")
-TRAIN_KEYS = ("learning_rate", "batch_size", "aug_strength")
+# models.py owns the two key sets (build_model validates them).
+MODEL_KEYS = MODEL_HPARAMS
+TRAIN_KEYS = TRAIN_HPARAMS
 _ALL_HP_KEYS = set(MODEL_KEYS) | set(TRAIN_KEYS)
 _STEP_KEYS = {"dropout1", "dropout2", "aug_strength"}  # floats on a grid (search_space "step")
 
@@ -174,8 +177,6 @@ class JewelHyperModel(kt.HyperModel):
         return {name: _declare(hp, name, spec) for name, spec in self.space.items()}
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        from . import models
-
         values = self.declare(hp)
         # Same initial weights in every trial: trials differ by their hyperparameters only.
         keras.utils.set_random_seed(self.seed)
@@ -192,8 +193,6 @@ class JewelHyperModel(kt.HyperModel):
             epochs: int | None = None, initial_epoch: int = 0,
             callbacks: list | None = None, verbose: int = 0, fit_verbose: int = 0,
             **kwargs: Any) -> dict[str, float]:
-        from . import augment, data, models
-
         if train is None or val is None:
             raise JewelNetError("the hypermodel's fit needs train= and val= arrays")
         epochs = int(epochs or self.max_epochs or 1)
@@ -387,9 +386,6 @@ def run_search(model_name: str, data_dir: str | os.PathLike[str] | None,
     summary of the trials it ran. A rerun resumes the KerasTuner project (finished trials are
     not run again); ``overwrite`` starts fresh.
     """
-    from . import data
-    from .utils import set_seed
-
     check_model(model_name)
     prof = _profile(profile)
     budget = tuner_budget(prof, algorithm, max_trials, max_epochs)

@@ -1,20 +1,29 @@
-"""Small shared helpers: atomic writes, hashing, seeding, library versions."""
+"""Small shared helpers: atomic writes, hashing, seeding, library versions, timing and the
+machine's CPU model."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
+import statistics
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .config import JewelNetError
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temp file, so a failure never leaves half a file."""
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, durable: bool = True) -> Path:
+    """Write ``data`` to ``path`` through a temp file, so a failure never leaves half a file.
+
+    ``durable`` also flushes the bytes to disk before the rename (a power cut then leaves the
+    old file or the new one); files that are cheap to recreate can skip that cost.
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -24,8 +33,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         # mkstemp makes the file private (0600); give it the usual umask-based mode instead.
         umask = os.umask(0)
         os.umask(umask)
@@ -101,3 +111,30 @@ def library_versions() -> dict[str, str]:
     except ImportError:
         pass
     return out
+
+
+def median_ms(fn: Callable[[], Any], repeats: int, budget_s: float = math.inf) -> float:
+    """Median wall time of ``fn()`` in milliseconds over ``repeats`` calls (at least one).
+
+    With ``budget_s``, the calls stop early (after at least three) once that many seconds are
+    spent, so timing a big model on a CPU does not stall a report.
+    """
+    times: list[float] = []
+    for i in range(max(1, repeats)):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+        if sum(times) > budget_s and i >= 2:
+            break
+    return 1000.0 * statistics.median(times)
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name from ``/proc/cpuinfo`` (Linux), or None where there is none."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None

@@ -316,11 +316,12 @@ verdicts(audit.check_prior_work_comparability(), audit.SOURCES["TABLE_6_1"])
 verdicts(audit.check_table_4_3_shapes(), audit.SOURCES["TABLE_4_3"])
 
 # %%
-built = models.build_model("custom_cnn", input_size=224, weights=None)
+side = audit.TABLE_4_3["input_size"]  # the input Table 4.3 prints
+built = models.build_model("custom_cnn", input_size=side, weights=None)
 count = models.count_params(built)["total"]
 verdicts(audit.check_custom_cnn_size(built=count),
          f"{audit.SOURCES['TABLE_4_3']}, {audit.SOURCES['TABLE_6_2']}")
-print(P.provenance("the built model's parameter count", input_size=224))
+print(P.provenance("the built model's parameter count", input_size=side))
 
 # %% [markdown]
 # ## Summary

@@ -15,19 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from jewelnet_utils import cli, data
+from jewelnet_utils import cli, data, images, thesis
 from jewelnet_utils.config import CLASSES, JewelNetError
 
-THESIS_COUNTS = {
-    "bangle": 140, "bracelet": 147, "chain": 153, "earring": 163,
-    "necklace": 162, "pendant": 150, "ring": 152, "nose_pin": 150,
-}
-# Thesis Table 4.1: (train, val, test) per class.
-TABLE_4_1 = {
-    "bangle": (98, 21, 21), "bracelet": (103, 22, 22), "chain": (107, 23, 23),
-    "earring": (114, 24, 25), "necklace": (113, 24, 25), "pendant": (105, 22, 23),
-    "ring": (106, 23, 23), "nose_pin": (105, 22, 23),
-}
+# Thesis Table 4.1 per class: the originals, and the (train, val, test) split of each.
+THESIS_COUNTS = {cls: row["original"] for cls, row in thesis.TABLE_4_1_CLASSES.values().items()}
+TABLE_4_1 = {cls: (row["train"], row["val"], row["test"])
+             for cls, row in thesis.TABLE_4_1_CLASSES.values().items()}
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +81,7 @@ def test_odd_modes_are_converted(write_image, tmp_path, mode, name, kinds):
     path = write_image(tmp_path / name, size=(48, 36), mode=mode)
     arr = data.load_image(path)
     assert arr.shape == (36, 48, 3) and arr.dtype == np.uint8
-    img, found = data._open_rgb(path)
+    img, found = images.open_rgb(path)
     assert img.mode == "RGB" and found == kinds
 
 
@@ -116,7 +110,7 @@ def test_sixteen_bit_is_scaled_to_eight(tmp_path):
     assert tuple(arr[0, 0]) == (0, 0, 0)
     assert tuple(arr[0, 15]) == (128, 128, 128)
     assert tuple(arr[0, 30]) == (255, 255, 255)
-    assert data._open_rgb(tmp_path / "deep.png")[1] == ["16-bit", "grayscale"]
+    assert images.open_rgb(tmp_path / "deep.png")[1] == ["16-bit", "grayscale"]
 
 
 def test_exif_rotation_swaps_width_and_height(write_image, tmp_path):
@@ -126,7 +120,7 @@ def test_exif_rotation_swaps_width_and_height(write_image, tmp_path):
     assert Image.open(path).size == (64, 40)
     arr = data.load_image(path)
     assert arr.shape == (64, 40, 3)
-    assert data._open_rgb(path)[1] == ["exif-rotated"]
+    assert images.open_rgb(path)[1] == ["exif-rotated"]
 
 
 def test_corrupt_jpeg_is_rejected(write_image, tmp_path):
@@ -198,7 +192,7 @@ def test_pillow_bomb_limit_becomes_a_message(write_image, tmp_path, monkeypatch)
 
 def test_huge_jpeg_is_decoded_at_reduced_scale(write_image, tmp_path, monkeypatch):
     path = write_image(tmp_path / "wide.jpg", size=(1000, 800))
-    monkeypatch.setattr(data, "MAX_DECODE_PIXELS", 100_000)
+    monkeypatch.setattr(images, "MAX_DECODE_PIXELS", 100_000)
     arr = data.load_image(path)
     assert arr.shape == (200, 250, 3)  # JPEG draft at 1/4 scale
 
@@ -361,7 +355,7 @@ def test_split_sizes_reproduce_table_4_1():
     for cls, n in THESIS_COUNTS.items():
         assert data.split_sizes(n) == TABLE_4_1[cls], cls
     totals = np.sum([data.split_sizes(n) for n in THESIS_COUNTS.values()], axis=0)
-    assert totals.tolist() == [851, 181, 185]
+    assert totals.tolist() == [thesis.TABLE_4_1.value(k) for k in ("train", "val", "test")]
 
 
 def test_split_sizes_small_classes_get_one_each():
@@ -685,12 +679,12 @@ def test_load_split_arrays_errors(make_image_folder, tmp_path):
 def test_resize_follows_thesis_rule():
     stripes = np.zeros((64, 64, 3), np.uint8)
     stripes[:, [c for c in range(64) if c % 4 >= 2]] = 255
-    down = np.asarray(data._resize(Image.fromarray(stripes), 32))
+    down = np.asarray(images.resize_square(Image.fromarray(stripes), 32))
     assert set(np.unique(down).tolist()) == {0, 255}  # area averaging of 2x2 blocks: exact
-    up = np.asarray(data._resize(Image.fromarray(stripes[:16, :16]), 40))
+    up = np.asarray(images.resize_square(Image.fromarray(stripes[:16, :16]), 40))
     assert len(np.unique(up)) > 2  # bilinear: intermediate values, not nearest neighbour
     same = Image.fromarray(stripes)
-    assert data._resize(same, 64) is same
+    assert images.resize_square(same, 64) is same
 
 
 def _one_batch_arrays(n: int = 10, size: int = 8):
@@ -775,5 +769,5 @@ def test_module_imports_without_tensorflow():
 
 def test_image_bytes_from_memory(write_image, tmp_path):
     raw = write_image(tmp_path / "m.png").read_bytes()
-    img, kinds = data._open_rgb(tmp_path / "elsewhere.png", raw)  # decodes bytes, not the path
+    img, kinds = images.open_rgb(tmp_path / "elsewhere.png", raw)  # decodes bytes, not the path
     assert img.size == (48, 48) and kinds == []
