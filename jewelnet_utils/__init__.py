@@ -3,7 +3,7 @@
 Notebooks call into these modules; every model, metric and plot lives here once.
 """
 
-from .quiet import silence_tensorflow
+from .contracts.quiet import silence_tensorflow
 
 __version__ = "0.1.0"
 

@@ -11,8 +11,8 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from .config import DEFAULT_SEED, EXPERIMENTS, MODELS, PROFILES, JewelNetError
-from .quiet import restore_tensorflow_logs
+from .contracts.config import DEFAULT_SEED, EXPERIMENTS, MODELS, PROFILES, JewelNetError
+from .contracts.quiet import restore_tensorflow_logs
 
 
 def _audit(p: argparse.ArgumentParser) -> None:
@@ -69,7 +69,7 @@ def _calibrate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-seed", type=int, default=0, help="JewelSynth seed")
     p.add_argument("--root", default="artifacts/calibration", help="where data and runs go")
     p.add_argument("--record", help="calibration JSON to add the results to "
-                   "(the shipped one is jewelnet_utils/synth_calibration.json)")
+                   "(the shipped one is jewelnet_utils/tools/synth_calibration.json)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier run folder")
 
 
@@ -175,27 +175,28 @@ def _preflight(p: argparse.ArgumentParser) -> None:
 
 # name: (help, argument builder, module, function)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str, str]] = {
-    "audit": ("check a photo folder: counts, unusable files, duplicates", _audit, "data",
+    "audit": ("check a photo folder: counts, unusable files, duplicates", _audit, "images.data",
               "run_audit"),
-    "split": ("write a stratified, leak-free train/val/test manifest", _split, "data", "run_split"),
-    "synth": ("generate the JewelSynth procedural dataset", _synth, "synth", "run_synth"),
+    "split": ("write a stratified, leak-free train/val/test manifest", _split, "images.data",
+              "run_split"),
+    "synth": ("generate the JewelSynth procedural dataset", _synth, "images.synth", "run_synth"),
     "calibrate": ("train the Custom CNN on JewelSynth difficulties (calibration)", _calibrate,
-                  "synth", "run_calibrate"),
-    "train": ("train one model and write a run folder", _train, "train", "run_train"),
+                  "tools.calibrate", "run_calibrate"),
+    "train": ("train one model and write a run folder", _train, "run.train", "run_train"),
     "pretrain": ("pretrain a backbone on a pretext task without class labels (cached)",
-                 _pretrain, "pretrain", "run_pretrain"),
-    "evaluate": ("metrics, statistics and figures over run folders", _evaluate, "evaluate",
+                 _pretrain, "run.pretrain", "run_pretrain"),
+    "evaluate": ("metrics, statistics and figures over run folders", _evaluate, "report.evaluate",
                  "run_evaluate"),
-    "predict": ("classify images with a trained run", _predict, "recommend", "run_predict"),
+    "predict": ("classify images with a trained run", _predict, "report.recommend", "run_predict"),
     "recommend": ("classify a photo and find visually similar catalog items", _recommend,
-                  "recommend", "run_recommend"),
-    "tune": ("KerasTuner search whose best.json feeds `train --hparams`", _tune, "tuning",
+                  "report.recommend", "run_recommend"),
+    "tune": ("KerasTuner search whose best.json feeds `train --hparams`", _tune, "run.tuning",
              "run_tune"),
-    "bench": ("measured speed and memory ratios", _bench, "bench", "run_bench"),
+    "bench": ("measured speed and memory ratios", _bench, "tools.bench", "run_bench"),
     "protocol": ("the appendix 'Protocol: thesis and ours', generated from the code",
-                 _protocol, "protocol", "run_protocol"),
+                 _protocol, "tools.protocol", "run_protocol"),
     "preflight": ("check weights and accelerator before a book build", _preflight,
-                  "preflight", "run_preflight"),
+                  "tools.preflight", "run_preflight"),
 }
 
 

@@ -117,7 +117,7 @@ def install_missing(requirements: list[str]) -> list[str]:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", pins.name,
                         *missing], check=True)
     except subprocess.CalledProcessError as err:
-        from .config import JewelNetError
+        from .contracts.config import JewelNetError
 
         raise JewelNetError(
             f"pip could not install {', '.join(missing)} next to this runtime's "

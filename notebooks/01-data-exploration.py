@@ -79,19 +79,14 @@ import os
 import pandas as pd
 from IPython.display import display
 
-from jewelnet_utils import (
-    audit_thesis,
-    augment,
-    cli,
-    data,
-    evaluate,
-    models,
-    plots,
-    recommend,
-    train,
-)
-from jewelnet_utils.notebook_params import check_params, glue, show_figure, show_table
-from jewelnet_utils.utils import read_json
+from jewelnet_utils import cli
+from jewelnet_utils.book import check_params, glue, show_figure, show_table
+from jewelnet_utils.contracts.utils import read_json
+from jewelnet_utils.images import data
+from jewelnet_utils.report import evaluate, plots, recommend
+from jewelnet_utils.run import models, train
+from jewelnet_utils.split import augment
+from jewelnet_utils.tools import audit_thesis
 
 # %% [markdown]
 # ## Parameters
@@ -208,7 +203,7 @@ print(P.provenance("the image sizes"))
 # the background alone can make two different pieces match. The audit therefore takes a hash
 # match (of the whole frame, or of the object cut out of its background) only as a candidate,
 # and counts it when the two objects also agree in shape and colour
-# (`jewelnet_utils/duplicates.py`). The first few groups are shown here (if any); the split
+# (`jewelnet_utils/images/duplicates.py`). The first few groups are shown here (if any); the split
 # below keeps every group inside one subset. `jewelnet audit DATA_DIR --preview sheet.png`
 # draws every group, and the matches that were not counted, for you to judge.
 
@@ -315,7 +310,7 @@ print(P.provenance("the contact sheet"))
 #   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
 # - The perceptual hash the audit starts from:
 #   [ImageHash](https://github.com/JohannesBuchner/imagehash); the object check that confirms its
-#   matches is `jewelnet_utils/duplicates.py`.
+#   matches is `jewelnet_utils/images/duplicates.py`.
 # - Reading images safely with Pillow: [Pillow's
 #   handbook](https://pillow.readthedocs.io/en/stable/handbook/index.html).
 # - Every work the book cites, in full: [References](../book/references.md).

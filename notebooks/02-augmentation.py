@@ -80,9 +80,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from jewelnet_utils import augment, data, plots
-from jewelnet_utils.config import PROFILES
-from jewelnet_utils.notebook_params import check_params, show_figure
+from jewelnet_utils.book import check_params, show_figure
+from jewelnet_utils.contracts.config import PROFILES
+from jewelnet_utils.images import data
+from jewelnet_utils.report import plots
+from jewelnet_utils.split import augment
 
 # %% [markdown]
 # ## Parameters

@@ -79,15 +79,17 @@ import os
 import pandas as pd
 from IPython.display import display
 
-from jewelnet_utils import evaluate, models, plots, pretrain, records
-from jewelnet_utils.notebook_params import (
+from jewelnet_utils.book import (
     check_params,
     glue,
     model_title,
     show_figure,
     show_table,
 )
-from jewelnet_utils.utils import read_json
+from jewelnet_utils.contracts import records
+from jewelnet_utils.contracts.utils import read_json
+from jewelnet_utils.report import evaluate, plots
+from jewelnet_utils.run import models, pretrain
 
 MODEL = "vgg16"
 
@@ -272,7 +274,7 @@ if pretrain_record is not None:
 # %% [markdown]
 # ## Summary
 #
-# - The network is built exactly from the configuration in `jewelnet_utils/config.py`; its
+# - The network is built exactly from the configuration in `jewelnet_utils/contracts/config.py`; its
 #   parameter count is measured, and the thesis's approximate figure is shown beside it.
 # - The run folder written here holds everything the evaluation needs, including the
 #   predictions on the validation and test sets.

@@ -77,9 +77,10 @@ import os
 import pandas as pd
 from IPython.display import display
 
-from jewelnet_utils import evaluate, models, plots
-from jewelnet_utils.notebook_params import check_params, model_title, show_figure
-from jewelnet_utils.utils import read_json
+from jewelnet_utils.book import check_params, model_title, show_figure
+from jewelnet_utils.contracts.utils import read_json
+from jewelnet_utils.report import evaluate, plots
+from jewelnet_utils.run import models
 
 MODEL = "efficientnetb2"
 
@@ -206,7 +207,7 @@ print(P.provenance(f"the {model_title(MODEL)} accuracies"))
 # %% [markdown]
 # ## Summary
 #
-# - The network is built exactly from the configuration in `jewelnet_utils/config.py`; its
+# - The network is built exactly from the configuration in `jewelnet_utils/contracts/config.py`; its
 #   parameter count is measured, and the thesis's approximate figure is shown beside it.
 # - The run folder written here holds everything the evaluation needs, including the
 #   predictions on the validation and test sets.

@@ -82,8 +82,8 @@ import os
 import pandas as pd
 from IPython.display import display
 
-from jewelnet_utils import tuning
-from jewelnet_utils.notebook_params import check_params, model_title, show_figure
+from jewelnet_utils.book import check_params, model_title, show_figure
+from jewelnet_utils.run import tuning
 
 # %% [markdown]
 # ## Parameters

@@ -88,14 +88,15 @@ import os
 
 from IPython.display import Image, display
 
-from jewelnet_utils import comparison, config, evaluate
-from jewelnet_utils.notebook_params import (
+from jewelnet_utils.book import (
     check_params,
     glue,
     model_title,
     show_image,
     show_warnings,
 )
+from jewelnet_utils.contracts import config
+from jewelnet_utils.report import comparison, evaluate
 
 # %% [markdown]
 # ## Parameters

@@ -82,14 +82,15 @@ import os
 
 from IPython.display import display
 
-from jewelnet_utils import data, evaluate, plots, recommend
-from jewelnet_utils.notebook_params import (
+from jewelnet_utils.book import (
     check_params,
     glue,
     model_title,
     show_figure,
     show_warnings,
 )
+from jewelnet_utils.images import data
+from jewelnet_utils.report import evaluate, plots, recommend
 
 # %% [markdown]
 # ## Parameters

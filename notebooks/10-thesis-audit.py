@@ -35,7 +35,7 @@
 #   both by arithmetic and by building the model.
 #
 # Each check is a table whose last column is a verdict. The thesis's numbers are transcribed,
-# with the table and line they come from, in `jewelnet_utils/audit_thesis.py`; the arithmetic
+# with the table and line they come from, in `jewelnet_utils/tools/audit_thesis.py`; the arithmetic
 # there is covered by `tests/test_audit_thesis.py`.
 #
 # ## Prerequisites
@@ -89,9 +89,10 @@ import os
 import pandas as pd
 from IPython.display import display
 
-from jewelnet_utils import audit_thesis as audit
-from jewelnet_utils import models, thesis
-from jewelnet_utils.notebook_params import check_params, glue
+from jewelnet_utils.book import check_params, glue
+from jewelnet_utils.contracts import thesis
+from jewelnet_utils.run import models
+from jewelnet_utils.tools import audit_thesis as audit
 
 pd.set_option("display.max_colwidth", 80)
 
@@ -354,5 +355,5 @@ print(P.provenance("the built model's parameter count", input_size=side))
 #   Fine-Grained Jewelry Classification*, undergraduate thesis, Independent University,
 #   Bangladesh, 2026: <https://ar.iub.edu.bd/handle/11348/1166>
 # - How the audit reads the thesis: its tables are quoted with their numbers, and each check is a
-#   function in `jewelnet_utils/audit_thesis.py`.
+#   function in `jewelnet_utils/tools/audit_thesis.py`.
 # - Every work the book cites, in full: [References](../book/references.md).

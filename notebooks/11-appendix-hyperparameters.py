@@ -19,8 +19,9 @@
 #
 # ## Overview
 #
-# The thesis collects its settings in Table B.1. Here the same kind of table is generated from
-# `jewelnet_utils/config.py` for each profile, so it can never drift from what the code does.
+# The thesis collects its settings in Table B.1. Here the same kind of table is generated
+# from `jewelnet_utils/contracts/config.py` for each profile, so it can never drift from what
+# the code does.
 # You will learn
 #
 # - every setting of the `paper` profile (the thesis's protocol) per model;
@@ -78,8 +79,8 @@ import os
 import pandas as pd
 from IPython.display import display
 
-from jewelnet_utils import config, records
-from jewelnet_utils.notebook_params import check_params, hyperparameter_table
+from jewelnet_utils.book import check_params, hyperparameter_table
+from jewelnet_utils.contracts import config, records
 
 pd.set_option("display.max_colwidth", 200)
 

@@ -80,8 +80,10 @@ import os
 
 import pandas as pd
 
-from jewelnet_utils import bench, records, synth
-from jewelnet_utils.notebook_params import check_choice, check_params, show_table
+from jewelnet_utils.book import check_choice, check_params, show_table
+from jewelnet_utils.contracts import records
+from jewelnet_utils.images import synth
+from jewelnet_utils.tools import bench, calibrate
 
 # %% [markdown]
 # ## Parameters
@@ -147,19 +149,19 @@ if reference is not None:
 # way the thesis describes its own data: on `thesis` difficulty a test accuracy between 85 %
 # and 97 % with bangle/bracelet and chain/necklace as the two largest confusions; `easy` at
 # least 98 %; `hard` below `thesis`. The record ships with the package
-# (`synth_calibration.json`) and is rewritten by `jewelnet calibrate --difficulty easy thesis
-# hard --record jewelnet_utils/synth_calibration.json`. It describes the generator, not a model
-# trained in this book.
+# (`synth_calibration.json`) and is rewritten by `jewelnet calibrate --difficulty easy
+# thesis hard --record jewelnet_utils/tools/synth_calibration.json`. It describes the
+# generator, not a model trained in this book.
 
 # %%
-calibration = synth.load_calibration()
+calibration = calibrate.load_calibration()
 if not calibration.get("runs"):
     print("This version of the package ships no calibration record.")
 else:
     print(f"Calibration runs of JewelSynth {synth.VERSION} "
           "(Custom CNN, cpu profile, thesis class counts, no pretrained weights):")
-    show_table(pd.DataFrame(synth.calibration_verdicts(calibration)))
-    print("Source: jewelnet_utils/synth_calibration.json, shipped with the package.")
+    show_table(pd.DataFrame(calibrate.calibration_verdicts(calibration)))
+    print("Source: jewelnet_utils/tools/synth_calibration.json, shipped with the package.")
 
 # %% [markdown]
 # The search that led to these settings is recorded too: each row is one training run on a
@@ -171,7 +173,7 @@ else:
 exploration = pd.DataFrame(calibration.get("exploration", []))
 if not exploration.empty:
     show_table(exploration)
-    print("Source: the 'exploration' list of jewelnet_utils/synth_calibration.json.")
+    print("Source: the 'exploration' list of jewelnet_utils/tools/synth_calibration.json.")
 
 # %% [markdown]
 # ## Summary

@@ -19,8 +19,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jewelnet_utils import bench, data, evaluate, models, records, synth, train
-from jewelnet_utils.utils import atomic_write_json
+from jewelnet_utils.contracts import records
+from jewelnet_utils.contracts.utils import atomic_write_json
+from jewelnet_utils.images import data, synth
+from jewelnet_utils.report import evaluate
+from jewelnet_utils.run import models, train
+from jewelnet_utils.tools import bench
 
 MODEL = "vgg16"
 SETTINGS = (1, 2, 4, 0)  # cached views; 0 = stage 1 through the frozen backbone
@@ -30,8 +34,8 @@ def pretrain_stand_in(work: Path, passes: int, seed: int = 7) -> Path:
     """VGG16 trained end to end on JewelSynth data seed 1, saved with a fresh random head."""
     import keras
 
-    from jewelnet_utils import augment
-    from jewelnet_utils.config import get_profile
+    from jewelnet_utils.contracts.config import get_profile
+    from jewelnet_utils.split import augment
 
     out = work / "vgg16-stand-in-backbone.keras"
     if out.is_file():
@@ -65,7 +69,7 @@ def one_run(work: Path, data_dir: Path, split: Path, views: int, weights: str | 
             tag: str, seed: int) -> dict:
     import dataclasses
 
-    from jewelnet_utils.config import get_profile
+    from jewelnet_utils.contracts.config import get_profile
 
     prof = dataclasses.replace(get_profile("cpu"), feature_cache_views=max(views, 1))
     start = time.time()

@@ -4,7 +4,7 @@ A planted set of product shots: JewelSynth pieces cut out onto a plain studio wh
 shot twice as a shop would re-shoot it (other engraved letters, moved, zoomed, relit, saved as
 JPEG). Two shots of the same piece should be grouped; shots of different pieces should not.
 The audit is scored on pairs, with the perceptual hash alone and with the object check of
-``jewelnet_utils/duplicates.py``. The check's two thresholds are swept on a calibration set
+``jewelnet_utils/images/duplicates.py``. The check's two thresholds are swept on a calibration set
 (seed 7) and the chosen ones scored on a held-out set (another seed, other pieces).
 
     python scripts/near_duplicate_precision.py --out results/near-duplicates.json
@@ -21,8 +21,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jewelnet_utils import data, duplicates, records
-from jewelnet_utils.utils import atomic_write_json
+from jewelnet_utils.contracts import records
+from jewelnet_utils.contracts.utils import atomic_write_json
+from jewelnet_utils.images import data, duplicates
 
 CALIBRATION_SEED = 7
 HELD_OUT_SEED = 2026

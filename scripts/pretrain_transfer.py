@@ -20,9 +20,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jewelnet_utils import data, evaluate, pretrain, records, synth, train
-from jewelnet_utils.config import get_profile
-from jewelnet_utils.utils import atomic_write_json, library_versions
+from jewelnet_utils.contracts import records
+from jewelnet_utils.contracts.config import get_profile
+from jewelnet_utils.contracts.utils import atomic_write_json, library_versions
+from jewelnet_utils.images import data, synth
+from jewelnet_utils.report import evaluate
+from jewelnet_utils.run import pretrain, train
 
 
 def one_run(model: str, weights: str, prof, data_dir: Path, split: Path, out: Path,

@@ -26,9 +26,9 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jewelnet_utils import records  # noqa: E402
-from jewelnet_utils.config import DEFAULT_SEED, get_profile  # noqa: E402
-from jewelnet_utils.utils import atomic_write_json  # noqa: E402
+from jewelnet_utils.contracts import records  # noqa: E402
+from jewelnet_utils.contracts.config import DEFAULT_SEED, get_profile  # noqa: E402
+from jewelnet_utils.contracts.utils import atomic_write_json  # noqa: E402
 
 PROFILE_ORDER = ("smoke", "cpu", "paper")
 # The bullet runs until the next bullet, an empty comment line, a blank line or the next cell.

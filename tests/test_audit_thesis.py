@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jewelnet_utils import audit_thesis as a
+from jewelnet_utils.tools import audit_thesis as a
 
 
 def test_fractions_and_denominators():
@@ -151,7 +151,7 @@ def test_custom_cnn_size():
 
 
 def test_table_6_1_ranks_results_on_different_problems():
-    from jewelnet_utils import thesis
+    from jewelnet_utils.contracts import thesis
 
     assert len(thesis.TABLE_6_1) == 10
     assert thesis.TABLE_6_1[4].accuracy == "94.01%" and thesis.TABLE_6_1[4].line == 1564

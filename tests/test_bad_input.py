@@ -23,8 +23,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from jewelnet_utils import cli, data
-from jewelnet_utils.config import JewelNetError
+from jewelnet_utils import cli
+from jewelnet_utils.contracts.config import JewelNetError
+from jewelnet_utils.images import data
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -307,7 +308,7 @@ def test_unknown_profile(split_data: tuple[Path, Path], tmp_path: Path, capsys) 
 )
 def test_papermill_parameter_of_wrong_type(tmp_path: Path, overrides: dict[str, object],
                                            named: list[str]) -> None:
-    from jewelnet_utils import notebook_params as params
+    from jewelnet_utils import book as params
 
     good: dict[str, object] = {"PROFILE": "smoke", "DATA_DIR": None, "WEIGHTS": "none",
                                "SEED": 42, "ARTIFACTS": str(tmp_path / "artifacts")}
@@ -461,7 +462,8 @@ def test_predict_names_each_bad_image_and_answers_the_rest(smoke_run: Path,
 
 SLAYER = textwrap.dedent("""
     import os, signal, sys
-    from jewelnet_utils import cli, train
+    from jewelnet_utils import cli
+    from jewelnet_utils.run import train
 
     original = train.ThesisProtocol.on_train_batch_begin
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from jewelnet_utils import bench, cli
-from jewelnet_utils.config import get_profile
+from jewelnet_utils import cli
+from jewelnet_utils.contracts.config import get_profile
+from jewelnet_utils.tools import bench
 
 LINE = re.compile(bench.LINE_PATTERN)
 FIGURE_KEYS = {"value", "unit", "goal", "goal_met", "line", "detail", "data", "seconds"}

@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from jewelnet_utils import comparison as cmp
-from jewelnet_utils.config import CLASSES
+from jewelnet_utils.contracts.config import CLASSES
+from jewelnet_utils.report import comparison as cmp
 
 
 def _summary(acc: dict[str, float], warnings: dict[str, str] | None = None) -> pd.DataFrame:
@@ -99,7 +99,7 @@ def test_efficiency_tables_round_and_name_the_models():
 def test_training_summary_shows_stages_not_internals():
     from types import SimpleNamespace
 
-    from jewelnet_utils.evaluate import training_summary
+    from jewelnet_utils.report.evaluate import training_summary
 
     timings = {"stage1_s": 30.0, "stage2_s": 150.0, "feature_cache_s": 12.0,
                "wall_s_this_session": 200.0, "epochs": {"stage1": 10, "stage2": 2},

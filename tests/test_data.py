@@ -1,4 +1,4 @@
-"""Tests of jewelnet_utils.data: safe image reading, audit, leak-free splits, arrays, pipelines."""
+"""Tests of the image folder audit, safe image reading, leak-free splits, arrays and pipelines."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from jewelnet_utils import cli, data, images, thesis
-from jewelnet_utils.config import CLASSES, JewelNetError
+from jewelnet_utils import cli
+from jewelnet_utils.contracts import decode, thesis
+from jewelnet_utils.contracts.config import CLASSES, JewelNetError
+from jewelnet_utils.images import data
 
 # Thesis Table 4.1 per class: the originals, and the (train, val, test) split of each.
 THESIS_COUNTS = {cls: row["original"] for cls, row in thesis.TABLE_4_1_CLASSES.values().items()}
@@ -81,7 +83,7 @@ def test_odd_modes_are_converted(write_image, tmp_path, mode, name, kinds):
     path = write_image(tmp_path / name, size=(48, 36), mode=mode)
     arr = data.load_image(path)
     assert arr.shape == (36, 48, 3) and arr.dtype == np.uint8
-    img, found = images.open_rgb(path)
+    img, found = decode.open_rgb(path)
     assert img.mode == "RGB" and found == kinds
 
 
@@ -110,7 +112,7 @@ def test_sixteen_bit_is_scaled_to_eight(tmp_path):
     assert tuple(arr[0, 0]) == (0, 0, 0)
     assert tuple(arr[0, 15]) == (128, 128, 128)
     assert tuple(arr[0, 30]) == (255, 255, 255)
-    assert images.open_rgb(tmp_path / "deep.png")[1] == ["16-bit", "grayscale"]
+    assert decode.open_rgb(tmp_path / "deep.png")[1] == ["16-bit", "grayscale"]
 
 
 def test_exif_rotation_swaps_width_and_height(write_image, tmp_path):
@@ -120,7 +122,7 @@ def test_exif_rotation_swaps_width_and_height(write_image, tmp_path):
     assert Image.open(path).size == (64, 40)
     arr = data.load_image(path)
     assert arr.shape == (64, 40, 3)
-    assert images.open_rgb(path)[1] == ["exif-rotated"]
+    assert decode.open_rgb(path)[1] == ["exif-rotated"]
 
 
 def test_corrupt_jpeg_is_rejected(write_image, tmp_path):
@@ -192,7 +194,7 @@ def test_pillow_bomb_limit_becomes_a_message(write_image, tmp_path, monkeypatch)
 
 def test_huge_jpeg_is_decoded_at_reduced_scale(write_image, tmp_path, monkeypatch):
     path = write_image(tmp_path / "wide.jpg", size=(1000, 800))
-    monkeypatch.setattr(images, "MAX_DECODE_PIXELS", 100_000)
+    monkeypatch.setattr(decode, "MAX_DECODE_PIXELS", 100_000)
     arr = data.load_image(path)
     assert arr.shape == (200, 250, 3)  # JPEG draft at 1/4 scale
 
@@ -679,12 +681,12 @@ def test_load_split_arrays_errors(make_image_folder, tmp_path):
 def test_resize_follows_thesis_rule():
     stripes = np.zeros((64, 64, 3), np.uint8)
     stripes[:, [c for c in range(64) if c % 4 >= 2]] = 255
-    down = np.asarray(images.resize_square(Image.fromarray(stripes), 32))
+    down = np.asarray(decode.resize_square(Image.fromarray(stripes), 32))
     assert set(np.unique(down).tolist()) == {0, 255}  # area averaging of 2x2 blocks: exact
-    up = np.asarray(images.resize_square(Image.fromarray(stripes[:16, :16]), 40))
+    up = np.asarray(decode.resize_square(Image.fromarray(stripes[:16, :16]), 40))
     assert len(np.unique(up)) > 2  # bilinear: intermediate values, not nearest neighbour
     same = Image.fromarray(stripes)
-    assert images.resize_square(same, 64) is same
+    assert decode.resize_square(same, 64) is same
 
 
 def _one_batch_arrays(n: int = 10, size: int = 8):
@@ -762,12 +764,12 @@ def test_module_imports_without_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys, jewelnet_utils.data; "
+    code = ("import sys, jewelnet_utils.images.data; "
             "sys.exit(int('tensorflow' in sys.modules or 'keras' in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def test_image_bytes_from_memory(write_image, tmp_path):
     raw = write_image(tmp_path / "m.png").read_bytes()
-    img, kinds = images.open_rgb(tmp_path / "elsewhere.png", raw)  # decodes bytes, not the path
+    img, kinds = decode.open_rgb(tmp_path / "elsewhere.png", raw)  # decodes bytes, not the path
     assert img.size == (48, 48) and kinds == []

@@ -2,7 +2,8 @@
 
 import keras
 
-from jewelnet_utils import models, plots
+from jewelnet_utils.report import plots
+from jewelnet_utils.run import models
 
 
 def _texts(fig) -> list[str]:

@@ -65,7 +65,7 @@ def test_cli_lists_every_subcommand(capsys) -> None:
 
 
 def test_profiles_are_data(monkeypatch) -> None:
-    from jewelnet_utils.config import MODELS, PROFILES, JewelNetError, get_profile
+    from jewelnet_utils.contracts.config import MODELS, PROFILES, JewelNetError, get_profile
 
     paper = PROFILES["paper"]
     # Table 4.4 and B.1 values in the paper profile.

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jewelnet_utils import evaluate as ev
-from jewelnet_utils.config import JewelNetError
+from jewelnet_utils.contracts.config import JewelNetError
+from jewelnet_utils.report import evaluate as ev
 
 # y_true / y_pred with a hand-computed confusion matrix; class 2 ("chain") is never predicted
 # and class 3 ("earring") neither occurs nor is predicted.
@@ -464,7 +464,7 @@ def test_cli_evaluate_skips_non_runs(two_runs, tmp_path, capsys):
 
 
 def test_plots_image_grid_and_save(tmp_path):
-    from jewelnet_utils import plots
+    from jewelnet_utils.report import plots
 
     imgs = [np.zeros((8, 8, 3), np.uint8), np.ones((8, 8, 3)) * 0.5]
     fig = plots.image_grid(imgs, ["a", "b"], ncols=3, caption=plots.caption_text("cpu", "d", None))

@@ -22,8 +22,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from jewelnet_utils import cli, data, train
-from jewelnet_utils.config import PROFILES, JewelNetError, run_name
+from jewelnet_utils import cli
+from jewelnet_utils.contracts.config import PROFILES, JewelNetError, run_name
+from jewelnet_utils.images import data
+from jewelnet_utils.run import train
 
 CLASSES3 = ("bangle", "chain", "ring")
 TINY = dataclasses.replace(

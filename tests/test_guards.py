@@ -3,8 +3,8 @@ embedding. Their numbers must carry a warning and no claim may be tested on them
 
 import numpy as np
 
-from jewelnet_utils import evaluate, recommend
-from jewelnet_utils.config import CLASSES
+from jewelnet_utils.contracts.config import CLASSES
+from jewelnet_utils.report import evaluate, recommend
 
 
 def _labels(n_per_class: int = 25) -> np.ndarray:

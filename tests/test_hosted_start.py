@@ -234,7 +234,7 @@ def test_built_notebook_pages_link_to_kaggle_beside_colab(path):
 
 
 def test_a_dependency_that_needs_another_numpy_fails_in_one_clear_line(monkeypatch):
-    from jewelnet_utils.config import JewelNetError
+    from jewelnet_utils.contracts.config import JewelNetError
 
     monkeypatch.setattr(hosted, "installed_version",
                         _versions(tensorflow="2.19.0", keras="3.10.0", numpy="1.26.4"))

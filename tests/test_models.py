@@ -14,9 +14,10 @@ import keras
 import numpy as np
 import pytest
 
-from jewelnet_utils import augment, models
-from jewelnet_utils.audit_thesis import custom_cnn_param_count
-from jewelnet_utils.config import MODEL_SPECS, MODELS, Augmentation, JewelNetError
+from jewelnet_utils.contracts.config import MODEL_SPECS, MODELS, Augmentation, JewelNetError
+from jewelnet_utils.run import models
+from jewelnet_utils.split import augment
+from jewelnet_utils.tools.audit_thesis import custom_cnn_param_count
 
 SMALL = {"custom_cnn": 48, "vgg16": 32, "resnet50": 32, "efficientnetb2": 32}
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jewelnet_utils import cli, data, duplicates
-from jewelnet_utils.config import normalise_class_name
+from jewelnet_utils import cli
+from jewelnet_utils.contracts.config import normalise_class_name
+from jewelnet_utils.images import data, duplicates
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,14 +15,14 @@ import papermill
 import pytest
 import yaml
 
-from jewelnet_utils.config import JewelNetError
-from jewelnet_utils.notebook_params import (
+from jewelnet_utils.book import (
     ParameterError,
     check_choice,
     check_params,
     find_repo_root,
     hyperparameter_table,
 )
+from jewelnet_utils.contracts.config import JewelNetError
 
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"

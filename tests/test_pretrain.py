@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jewelnet_utils import cli, data, models, pretrain, synth, train
-from jewelnet_utils.config import PROFILES, JewelNetError
+from jewelnet_utils import cli
+from jewelnet_utils.contracts.config import PROFILES, JewelNetError
+from jewelnet_utils.images import data, synth
+from jewelnet_utils.run import models, pretrain, train
 
 # Smallest recipe that exercises every head: 16 images of 64 px rendered, 32 px inputs.
 TINY_PRETEXT = {"images": 16, "epochs": 2, "batch_size": 8, "mask_grid": 8, "head_units": 8,

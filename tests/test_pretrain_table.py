@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from jewelnet_utils import pretrain
+from jewelnet_utils.run import pretrain
 
 RECORD = Path(__file__).resolve().parents[1] / "results" / "pretrain-2026-11-28.json"
 

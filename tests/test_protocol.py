@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from jewelnet_utils import cli, config, models, preflight, protocol, records
-from jewelnet_utils.config import PROFILES, JewelNetError
-from jewelnet_utils.thesis import PASSAGES, TABLE_4_1, TABLE_4_2, TABLE_4_4, TABLE_B_1
+from jewelnet_utils import cli
+from jewelnet_utils.contracts import config, records
+from jewelnet_utils.contracts.config import PROFILES, JewelNetError
+from jewelnet_utils.contracts.thesis import PASSAGES, TABLE_4_1, TABLE_4_2, TABLE_4_4, TABLE_B_1
+from jewelnet_utils.run import models
+from jewelnet_utils.tools import preflight, protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / protocol.PAGE
@@ -46,7 +49,7 @@ def test_paper_matches_the_thesis_wherever_no_reading_is_named() -> None:
 
 
 def test_transcriptions_not_yet_moved_to_thesis_py_agree_with_it() -> None:
-    from jewelnet_utils import audit_thesis
+    from jewelnet_utils.tools import audit_thesis
 
     totals = tuple(TABLE_4_1.value(c) for c in audit_thesis.TABLE_4_1_COLUMNS)
     assert totals == audit_thesis.TABLE_4_1_TOTAL
@@ -57,7 +60,8 @@ def test_transcriptions_not_yet_moved_to_thesis_py_agree_with_it() -> None:
 @pytest.mark.slow
 def test_a_profile_without_cached_views_trains_stage_one_on_fresh_augmentation(
         make_image_folder, tmp_path: Path) -> None:
-    from jewelnet_utils import data, train
+    from jewelnet_utils.images import data
+    from jewelnet_utils.run import train
 
     data_dir = make_image_folder({c: 6 for c in ("bangle", "chain", "ring")}, size=40)
     split = tmp_path / "split.json"
@@ -262,7 +266,7 @@ def test_preflight_without_accelerator_needs_paper_on_cpu(
 def test_make_notebooks_runs_preflight_before_data_and_notebooks() -> None:
     out = subprocess.run(["make", "-n", "notebooks", "PROFILE=paper"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
-    order = [out.find("preflight --profile paper"), out.find("jewelnet_utils.synth"),
+    order = [out.find("preflight --profile paper"), out.find("jewelnet_utils.images.synth"),
              out.find("papermill")]
     assert -1 not in order and order == sorted(order)
 
@@ -296,7 +300,7 @@ def test_refusal_names_only_the_missing_fields(tmp_path: Path, capsys) -> None:
 
 
 def test_bench_writes_complete_provenance() -> None:
-    from jewelnet_utils import bench
+    from jewelnet_utils.tools import bench
 
     assert records.missing_fields({"provenance": bench._provenance(bench.QUICK_SIZES)}) == []
 

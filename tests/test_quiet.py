@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jewelnet_utils import data, quiet
+from jewelnet_utils.contracts import quiet
+from jewelnet_utils.images import data
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET_KEYS = (*quiet.QUIET_ENV, quiet.VERBOSE_ENV)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jewelnet_utils import recommend as rc
-from jewelnet_utils.config import JewelNetError
+from jewelnet_utils.contracts.config import JewelNetError
+from jewelnet_utils.report import recommend as rc
 
 CLASSES = ["bangle", "ring", "chain"]
 
@@ -196,7 +196,7 @@ def world(tmp_path_factory):
 
 
 def test_embed_images_l2_normalised(world):
-    from jewelnet_utils.evaluate import load_run_model
+    from jewelnet_utils.report.evaluate import load_run_model
 
     model, _ = load_run_model(world["run"])
     emb = rc.embed_images(model, [world["good"], np.zeros((40, 40, 3), np.uint8) + 128], SIZE)
@@ -234,7 +234,7 @@ def test_cli_predict_exit_codes(world, capsys):
 
 
 def test_from_catalog_skips_bad_files_and_finds_itself(world):
-    from jewelnet_utils.evaluate import load_run_model
+    from jewelnet_utils.report.evaluate import load_run_model
 
     model, _ = load_run_model(world["run"])
     index = rc.EmbeddingIndex.from_catalog(model, world["catalog"], input_size=SIZE)
@@ -261,7 +261,7 @@ def test_cli_recommend_good_and_bad_queries_with_gallery_and_cache(world, capsys
     assert lines[0] == f"query: {world['good']}"
     assert len([ln for ln in lines if ln.strip()[:2] in ("1.", "2.", "3.")]) == 3
     # The first hit is the catalog item nearest to the query by a brute-force cosine here.
-    from jewelnet_utils.evaluate import load_run_model
+    from jewelnet_utils.report.evaluate import load_run_model
 
     model, _ = load_run_model(world["run"])
     items = sorted(p for p in world["catalog"].glob("*/*.png") if p.name != "broken.png")
@@ -289,8 +289,8 @@ def test_cli_recommend_good_and_bad_queries_with_gallery_and_cache(world, capsys
 
 
 def test_from_catalog_manifest_split(world, tmp_path):
-    from jewelnet_utils.evaluate import load_run_model
-    from jewelnet_utils.utils import sha256_file
+    from jewelnet_utils.contracts.utils import sha256_file
+    from jewelnet_utils.report.evaluate import load_run_model
 
     files = []
     for i, p in enumerate(sorted(world["catalog"].glob("*/[0-9].png"))):
@@ -317,7 +317,7 @@ def cached(world, tmp_path, monkeypatch):
     """A private copy of the run and catalog, and a counter of catalog embeddings."""
     import shutil
 
-    from jewelnet_utils.evaluate import load_run_model
+    from jewelnet_utils.report.evaluate import load_run_model
 
     run = tmp_path / "artifacts" / world["run"].name
     shutil.copytree(world["run"], run)

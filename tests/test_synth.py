@@ -17,9 +17,10 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from jewelnet_utils import synth
 from jewelnet_utils.cli import main
-from jewelnet_utils.config import CLASSES, PROFILES, JewelNetError
+from jewelnet_utils.contracts.config import CLASSES, PROFILES, JewelNetError
+from jewelnet_utils.images import synth
+from jewelnet_utils.tools import calibrate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -342,7 +343,7 @@ def test_cli_generates_and_previews(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_module_entry_point_ensures_the_profile_set(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "jewelnet_utils.synth", "--ensure", "--profile", "smoke",
+    cmd = [sys.executable, "-m", "jewelnet_utils.images.synth", "--ensure", "--profile", "smoke",
            "--quiet"]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120)
@@ -359,7 +360,8 @@ def test_module_entry_point_ensures_the_profile_set(tmp_path: Path) -> None:
 def test_confusion_pairs_sum_both_directions_and_sort() -> None:
     labels = ["bangle", "bracelet", "bracelet", "chain", "necklace", "ring"]
     preds = ["bracelet", "bangle", "bangle", "necklace", "necklace", "ring"]
-    assert synth.confusion_pairs(labels, preds) == [("bangle/bracelet", 3), ("chain/necklace", 1)]
+    assert calibrate.confusion_pairs(labels, preds) == [("bangle/bracelet", 3),
+                                                        ("chain/necklace", 1)]
 
 
 def _calib_run(tmp_path: Path, name: str, rows: list[tuple[str, str]]) -> Path:
@@ -375,38 +377,38 @@ def _calib_run(tmp_path: Path, name: str, rows: list[tuple[str, str]]) -> Path:
 def test_calibration_record_verdicts_and_replacement(tmp_path: Path) -> None:
     good = [("bangle", "bangle")] * 88 + [("bangle", "bracelet")] * 5 + \
         [("chain", "necklace")] * 4 + [("earring", "pendant")] * 3
-    rec = synth.calibration_record(_calib_run(tmp_path, "a", good), "thesis", 0)
+    rec = calibrate.calibration_record(_calib_run(tmp_path, "a", good), "thesis", 0)
     assert rec["test_accuracy"] == 0.88 and rec["n_test"] == 100
     assert rec["top_pairs"][:2] == [["bangle/bracelet", 5], ["chain/necklace", 4]]
     assert rec["train_seed"] == 7 and rec["train_s"] == 12.3
     path = tmp_path / "cal.json"
-    synth.record_calibration(rec, path)
+    calibrate.record_calibration(rec, path)
     # A pair other than the thesis's two in second place fails even inside the accuracy band.
     bad = [("bangle", "bangle")] * 88 + [("bangle", "bracelet")] * 5 + \
         [("earring", "pendant")] * 4 + [("chain", "necklace")] * 3
-    bad_rec = synth.calibration_record(_calib_run(tmp_path, "b", bad), "thesis", 1)
-    synth.record_calibration(bad_rec, path)
-    easy = synth.calibration_record(_calib_run(tmp_path, "c", [("ring", "ring")] * 97
+    bad_rec = calibrate.calibration_record(_calib_run(tmp_path, "b", bad), "thesis", 1)
+    calibrate.record_calibration(bad_rec, path)
+    easy = calibrate.calibration_record(_calib_run(tmp_path, "c", [("ring", "ring")] * 97
                                                + [("chain", "necklace")] * 3), "easy", 0)
-    hard = synth.calibration_record(_calib_run(tmp_path, "d", [("ring", "ring")] * 60
+    hard = calibrate.calibration_record(_calib_run(tmp_path, "d", [("ring", "ring")] * 60
                                                + [("chain", "necklace")] * 40), "hard", 0)
-    synth.record_calibration(easy, path)
-    synth.record_calibration(hard, path)
-    rows = {(r["difficulty"], r["data seed"]): r for r in synth.calibration_verdicts(
-        synth.load_calibration(path))}
+    calibrate.record_calibration(easy, path)
+    calibrate.record_calibration(hard, path)
+    rows = {(r["difficulty"], r["data seed"]): r for r in calibrate.calibration_verdicts(
+        calibrate.load_calibration(path))}
     assert rows[("thesis", 0)]["met"] == "yes" and rows[("thesis", 1)]["met"] == "no"
     assert rows[("easy", 0)]["met"] == "no"  # 97 % < 98 %
     assert rows[("hard", 0)]["met"] == "yes"  # 60 % is below the thesis mean
     # Re-recording the same key replaces instead of duplicating.
-    synth.record_calibration({**easy, "test_accuracy": 0.99}, path)
-    runs = synth.load_calibration(path)["runs"]
+    calibrate.record_calibration({**easy, "test_accuracy": 0.99}, path)
+    runs = calibrate.load_calibration(path)["runs"]
     assert len(runs) == 4
     assert [r["test_accuracy"] for r in runs if r["difficulty"] == "easy"] == [0.99]
 
 
 def test_shipped_calibration_covers_this_generator_version() -> None:
     """Changing the generator without re-running `jewelnet calibrate` fails here."""
-    rows = synth.calibration_verdicts()
+    rows = calibrate.calibration_verdicts()
     assert {r["difficulty"] for r in rows} >= {"easy", "thesis", "hard"}, \
         "synth_calibration.json has no runs for this generator version: run `jewelnet calibrate`"
     assert all(r["met"] in ("yes", "no") and 0 < r["test accuracy"] <= 1 for r in rows)

@@ -1,4 +1,4 @@
-"""Every thesis result figure is transcribed once, in ``jewelnet_utils/thesis.py``.
+"""Every thesis result figure is transcribed once, in ``jewelnet_utils/contracts/thesis.py``.
 
 The distinctive figures of the thesis's result tables (5.1-5.3: four-decimal ratios and their
 percentage forms; 6.2: the "≈" cells) are taken from thesis.py itself, then looked for in the
@@ -16,10 +16,10 @@ from pathlib import Path
 
 from test_chapters import CITES_THESIS, GENERATED_MARK, GLUE_DIRECTIVE, GLUE_ROLE, THESIS
 
-from jewelnet_utils import thesis
+from jewelnet_utils.contracts import thesis
 
 ROOT = Path(__file__).resolve().parents[1]
-OWNER = "jewelnet_utils/thesis.py"
+OWNER = "jewelnet_utils/contracts/thesis.py"
 
 
 def _cell_forms(cell: str) -> set[str]:
@@ -137,7 +137,7 @@ def _write(root: Path, relative: str, text: str) -> None:
 def test_a_planted_transcription_is_reported(tmp_path):
     pattern = distinctive_pattern()
     _write(tmp_path, OWNER, "ACCURACY = 0.9521\n")  # the one allowed place
-    _write(tmp_path, "jewelnet_utils/evaluate.py", "OURS = {'vgg16': 0.9419}\n")
+    _write(tmp_path, "jewelnet_utils/report/evaluate.py", "OURS = {'vgg16': 0.9419}\n")
     _write(tmp_path, "notebooks/08-x.py", "# %% [markdown]\n# The thesis's Table 5.1 gives "
            "93.78%.\n\n# %%\nclaim = 93.78\n")
     _write(tmp_path, "book/05-results.md", "Table 5.1 of the thesis gives 95.21%.\n\n"
@@ -145,6 +145,6 @@ def test_a_planted_transcription_is_reported(tmp_path):
     assert sorted(transcriptions(tmp_path, pattern)) == [
         "book/05-results.md (uncited): 95.21",
         "book/05-results.md (uncited): ≈25M",
-        "jewelnet_utils/evaluate.py: 0.9419",
+        "jewelnet_utils/report/evaluate.py: 0.9419",
         "notebooks/08-x.py (code): 93.78",
     ]

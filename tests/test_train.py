@@ -18,8 +18,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from jewelnet_utils import cli, config, data, models, train
-from jewelnet_utils.config import PROFILES, JewelNetError
+from jewelnet_utils import cli
+from jewelnet_utils.contracts import config
+from jewelnet_utils.contracts.config import PROFILES, JewelNetError
+from jewelnet_utils.images import data
+from jewelnet_utils.run import models, train
 
 CLASSES4 = ("bangle", "chain", "ring", "nose_pin")
 TINY = dataclasses.replace(

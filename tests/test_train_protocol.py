@@ -26,8 +26,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from jewelnet_utils import data, models, train
-from jewelnet_utils.config import PROFILES
+from jewelnet_utils.contracts.config import PROFILES
+from jewelnet_utils.images import data
+from jewelnet_utils.run import models, train
 
 CLASSES4 = ["bangle", "chain", "ring", "nose_pin"]
 SIZE = 46  # the custom CNN's smallest input: the cheapest real model

@@ -21,8 +21,11 @@ import psutil
 import pytest
 from PIL import Image, ImageDraw
 
-from jewelnet_utils import cli, config, data, tuning
-from jewelnet_utils.config import JewelNetError
+from jewelnet_utils import cli
+from jewelnet_utils.contracts import config
+from jewelnet_utils.contracts.config import JewelNetError
+from jewelnet_utils.images import data
+from jewelnet_utils.run import tuning
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST_ENV = (tuning.ENV_ID, tuning.ENV_IP, tuning.ENV_PORT)
@@ -172,7 +175,7 @@ def test_smoke_search_writes_best_json_and_trials_csv(smoke_search: tuple[dict, 
 
 @pytest.mark.slow
 def test_best_json_reaches_the_built_model(smoke_search: tuple[dict, Path]) -> None:
-    from jewelnet_utils import models, train
+    from jewelnet_utils.run import models, train
 
     best, folder = smoke_search
     hp = train.load_hparams(folder / "best.json", "custom_cnn")  # train.py's reader
@@ -189,7 +192,7 @@ def test_jewelnet_train_hparams_closes_the_loop(smoke_search: tuple[dict, Path],
                                                 dataset: tuple[Path, Path],
                                                 tmp_path: Path) -> None:
     """`jewelnet train --hparams best.json` trains with the searched values."""
-    from jewelnet_utils import models
+    from jewelnet_utils.run import models
 
     best, folder = smoke_search
     data_dir, split = dataset
@@ -311,7 +314,7 @@ def _start_chief(args: list[str], env: dict[str, str],
 def test_distributed_chief_and_two_workers_share_the_trials(dataset: tuple[Path, Path],
                                                            tmp_path: Path) -> None:
     data_dir, split = dataset
-    args = [sys.executable, "-m", "jewelnet_utils.tuning", "--model", "custom_cnn", "--data",
+    args = [sys.executable, "-m", "jewelnet_utils.run.tuning", "--model", "custom_cnn", "--data",
             str(data_dir), "--split", str(split), "--profile", "smoke", "--out", str(tmp_path),
             "--algorithm", "random", "--max-trials", "4", "--verbose", "0"]
     base = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", tuning.ENV_IP: "127.0.0.1"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jewelnet_utils import utils
+from jewelnet_utils.contracts import utils
 
 
 def test_median_ms_is_the_median_in_milliseconds_within_the_budget(monkeypatch):

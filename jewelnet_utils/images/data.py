@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from .config import DEFAULT_SEED, JewelNetError, class_sort_key, normalise_class_name
+from ..contracts.config import DEFAULT_SEED, JewelNetError, class_sort_key, normalise_class_name
 
 # The decoder lives in images.py; its public names stay reachable here, where the audit and
 # the split arrays use them and where callers have always found them.
-from .images import (  # noqa: F401 - re-exported
+from ..contracts.decode import (  # noqa: F401 - re-exported
     CONVERSION_KINDS,
     MAX_DECODE_PIXELS,
     MIN_SIDE,
@@ -37,7 +37,7 @@ from .images import (  # noqa: F401 - re-exported
     open_rgb,
     resize_square,
 )
-from .utils import atomic_write_json, read_json, sha256_file
+from ..contracts.utils import atomic_write_json, read_json, sha256_file
 
 MIN_PER_CLASS = 3  # one image per split at least
 MANIFEST_VERSION = 1

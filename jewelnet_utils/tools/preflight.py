@@ -19,8 +19,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .config import CLASSES, MODEL_SPECS, MODELS, JewelNetError, Profile, get_profile
-from .thesis import TABLE_4_1
+from ..contracts.config import CLASSES, MODEL_SPECS, MODELS, JewelNetError, Profile, get_profile
+from ..contracts.thesis import TABLE_4_1
 
 OVERRIDE_ENV = "PAPER_ON_CPU"
 RESULTS_DIR = Path("results")
@@ -41,7 +41,7 @@ def needed_weights(profile: Profile, weights: str | None = None) -> list[str]:
 def check_weights(profile: Profile, weights: str | None = None) -> list[Path]:
     """The cached (or freshly downloaded) weights file of every model that needs one; the
     first missing file stops everything with training's own message, naming the others."""
-    from . import models
+    from ..run import models
 
     found: list[Path] = []
     missing: list[tuple[str, JewelNetError]] = []
@@ -104,7 +104,7 @@ def measured_step_cost(record: dict[str, Any]) -> tuple[float, int]:
 
 def model_macs(sizes: dict[str, int]) -> dict[str, int]:
     """Multiply-accumulates of one forward pass per model at the given input sizes."""
-    from . import models
+    from ..run import models
 
     return {m: models.flops(models.build_model(m, input_size=s, weights=None))
             for m, s in sizes.items()}

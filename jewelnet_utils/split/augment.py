@@ -35,7 +35,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from .config import Augmentation
+from ..contracts.config import Augmentation
 
 
 def _as_batch(images: Any) -> tuple[Any, bool]:

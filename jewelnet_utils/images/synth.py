@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from . import thesis
-from .config import (
+from ..contracts import thesis
+from ..contracts.config import (
     CLASSES,
     DEFAULT_DATA_DIR,
     DISPLAY_NAMES,
@@ -44,8 +44,7 @@ from .config import (
     check_experiment,
     get_profile,
 )
-from .data import make_split, save_manifest
-from .utils import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ..contracts.utils import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 VERSION = "1.8"  # bump whenever the same arguments would draw other pixels
 SUPERSAMPLE = 2  # shapes are drawn at 2x and box-reduced: cheap anti-aliasing
@@ -826,7 +825,7 @@ class _Plan:
     meta: dict[str, Any]
 
 
-def _check_difficulty(difficulty: str) -> dict[str, Any]:
+def check_difficulty(difficulty: str) -> dict[str, Any]:
     if difficulty not in DIFFICULTIES:
         raise JewelNetError(
             f"unknown difficulty {difficulty!r}; choose one of: {', '.join(DIFFICULTIES)}")
@@ -848,7 +847,7 @@ def _ops_bbox(ops: Iterable[tuple[str, Pts, float | None, int]]) -> tuple[float,
 def _plan(cls: str, rng: np.random.Generator, size: int, difficulty: str) -> _Plan:
     """Draw every random choice for one image. Cheap: used alone to rebuild metadata."""
     _check_class(cls)
-    knobs = _check_difficulty(difficulty)
+    knobs = check_difficulty(difficulty)
     amb = bool(rng.random() < knobs["ambiguous"][cls])
     metal = str(rng.choice(list(METALS)))
     gem_colour = str(rng.choice(list(GEMS)))
@@ -1384,7 +1383,7 @@ def generate_dataset(out_dir: str | os.PathLike[str],
         raise JewelNetError(f"image size must be at least {MIN_SIZE} pixels, got {size}")
     if workers < 1:
         raise JewelNetError(f"workers must be at least 1, got {workers}")
-    _check_difficulty(difficulty)
+    check_difficulty(difficulty)
     per_class = resolve_counts(counts)
     out = Path(out_dir)
     settings = _settings(per_class, size, seed, difficulty, counts)
@@ -1606,7 +1605,7 @@ def run_synth(args: argparse.Namespace) -> int:
     resolve_counts(counts)  # validates
     if size < MIN_SIZE:
         raise JewelNetError(f"--size must be at least {MIN_SIZE} pixels, got {size}")
-    _check_difficulty(difficulty)
+    check_difficulty(difficulty)
     workers = getattr(args, "workers", None)
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
@@ -1645,140 +1644,7 @@ def run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-# =============================================================================================
-# Calibration: the difficulty knobs are judged by what the Custom CNN makes of them.
-# =============================================================================================
-
-CALIBRATION_FILE = Path(__file__).with_name("synth_calibration.json")
-# What each difficulty must give the cpu-profile Custom CNN: "thesis" lands near the thesis's
-# custom CNN accuracy (Table 5.1) without reaching it, "easy" is nearly solved, "hard" lands
-# below "thesis"; and the thesis's own two hardest pairs must be the two largest confusions.
-CALIBRATION_GOALS: dict[str, tuple[float, float]] = {"easy": (0.98, 1.0), "thesis": (0.85, 0.97)}
-TARGET_PAIRS: tuple[str, str] = ("bangle/bracelet", "chain/necklace")
-
-
-def confusion_pairs(labels: Iterable[str], preds: Iterable[str]) -> list[tuple[str, int]]:
-    """Off-diagonal confusions with both directions summed, largest first ("a/b" sorted)."""
-    counts: dict[str, int] = {}
-    for label, pred in zip(labels, preds, strict=True):
-        if label != pred:
-            key = "/".join(sorted((label, pred)))
-            counts[key] = counts.get(key, 0) + 1
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-
-
-def calibration_record(run_dir: str | os.PathLike[str], difficulty: str,
-                       data_seed: int) -> dict[str, Any]:
-    """Summarise one Custom CNN run on a JewelSynth set as a calibration measurement."""
-    run = Path(run_dir)
-    with open(run / "predictions_test.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    cfg = json.loads((run / "config.json").read_text(encoding="utf-8"))
-    timings = json.loads((run / "timings.json").read_text(encoding="utf-8"))
-    correct = sum(r["label"] == r["pred"] for r in rows)
-    pairs = confusion_pairs([r["label"] for r in rows], [r["pred"] for r in rows])
-    import keras  # noqa: PLC0415 - heavy, and only calibration needs it
-
-    return {
-        "generator_version": VERSION,
-        "difficulty": difficulty,
-        "data_seed": int(data_seed),
-        "train_seed": int(cfg.get("seed", 0)),
-        "profile": cfg.get("profile", {}).get("name", "?"),
-        "test_accuracy": round(correct / len(rows), 4),
-        "n_test": len(rows),
-        "top_pairs": [[k, v] for k, v in pairs[:4]],
-        "train_s": round(float(timings.get("train_s", 0.0)), 1),
-        "backend": keras.backend.backend(),
-        "cpus": os.cpu_count(),
-        "date": time.strftime("%Y-%m-%d"),
-    }
-
-
-def calibrate(difficulty: str, *, profile: str = "cpu", seed: int = 42, data_seed: int = 0,
-              root: str | os.PathLike[str] = "artifacts/calibration", workers: int | None = None,
-              overwrite: bool = False) -> dict[str, Any]:
-    """Generate a thesis-count set at ``difficulty``, split it, train the Custom CNN in
-    ``profile`` and return the calibration record (see :func:`record_calibration`)."""
-    from .train import train_model  # noqa: PLC0415 - imports Keras; only calibration trains
-
-    _check_difficulty(difficulty)
-    prof = get_profile(profile)
-    base = Path(root) / f"{difficulty}-d{data_seed}"
-    data = base / "data"
-    generate_dataset(data, "thesis", prof.synth_size, data_seed, difficulty,
-                     workers=workers or max(1, os.cpu_count() or 1), progress=True,
-                     replace_stale=True)
-    split = base / "split.json"
-    save_manifest(make_split(data, seed=seed), split)
-    run = train_model("custom_cnn", data, split, profile=prof.name, out_dir=base / "runs",
-                      seed=seed, weights=None, overwrite=overwrite, progress=True)
-    return calibration_record(run, difficulty, data_seed)
-
-
-def load_calibration(path: str | os.PathLike[str] = CALIBRATION_FILE) -> dict[str, Any]:
-    """The shipped calibration record: ``{"runs": [...], "exploration": [...], ...}``."""
-    p = Path(path)
-    if not p.is_file():
-        return {"runs": []}
-    return json.loads(p.read_text(encoding="utf-8"))
-
-
-def record_calibration(record: Mapping[str, Any],
-                       path: str | os.PathLike[str] = CALIBRATION_FILE) -> Path:
-    """Add ``record`` to the calibration file, replacing an earlier run with the same key."""
-    data = load_calibration(path)
-    key = ("generator_version", "difficulty", "data_seed", "train_seed", "profile", "backend")
-    runs = [r for r in data.get("runs", []) if any(r.get(k) != record.get(k) for k in key)]
-    runs.append(dict(record))
-    runs.sort(key=lambda r: (r["generator_version"], r["difficulty"], r["data_seed"],
-                             r["train_seed"], r["backend"]))
-    data["runs"] = runs
-    return atomic_write_json(path, data)
-
-
-def calibration_verdicts(data: Mapping[str, Any] | None = None,
-                         version: str = VERSION) -> list[dict[str, Any]]:
-    """One row per calibration run of ``version`` with its verdict against the contract."""
-    data = load_calibration() if data is None else data
-    runs = [r for r in data.get("runs", []) if r.get("generator_version") == version]
-    thesis = [r["test_accuracy"] for r in runs if r["difficulty"] == "thesis"]
-    thesis_mean = sum(thesis) / len(thesis) if thesis else None
-    rows = []
-    for r in runs:
-        top2 = {p for p, _ in r["top_pairs"][:2]}
-        if r["difficulty"] in CALIBRATION_GOALS:
-            lo, hi = CALIBRATION_GOALS[r["difficulty"]]
-            goal = f"{lo:.0%}-{hi:.0%}" if hi < 1 else f">= {lo:.0%}"
-            ok = lo <= r["test_accuracy"] <= hi
-        else:
-            goal = "below thesis"
-            ok = thesis_mean is not None and r["test_accuracy"] < thesis_mean
-        if r["difficulty"] == "thesis":
-            goal += ", top pairs bangle/bracelet + chain/necklace"
-            ok = ok and top2 == set(TARGET_PAIRS)
-        rows.append({
-            "difficulty": r["difficulty"], "data seed": r["data_seed"],
-            "train seed": r["train_seed"], "backend": r["backend"],
-            "test accuracy": r["test_accuracy"],
-            "largest confusions": ", ".join(f"{p} ({n})" for p, n in r["top_pairs"][:3]),
-            "goal": goal, "met": "yes" if ok else "no",
-        })
-    return rows
-
-
-def run_calibrate(args: argparse.Namespace) -> int:
-    """``jewelnet calibrate``: measure the Custom CNN on each difficulty, print, record."""
-    for difficulty in args.difficulty:
-        rec = calibrate(difficulty, profile=args.profile, seed=args.seed,
-                        data_seed=args.data_seed, root=args.root, overwrite=args.overwrite)
-        print(json.dumps(rec))
-        if args.record:
-            print(f"recorded in {record_calibration(rec, args.record)}")
-    return 0
-
-
-if __name__ == "__main__":  # `python -m jewelnet_utils.synth --ensure --profile P` (make data)
-    from .cli import main
+if __name__ == "__main__":  # `make data`: python -m jewelnet_utils.images.synth --ensure ...
+    from ..cli import main
 
     sys.exit(main(["synth", *sys.argv[1:]]))

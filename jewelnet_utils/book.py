@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from .config import (
+from .contracts.config import (
     MODEL_SPECS,
     MODEL_TITLES,
     MODELS,
@@ -105,7 +105,7 @@ class NotebookParams:
             if self.data_dir is not None:
                 self._dataset = self.data_dir
             else:
-                from . import synth
+                from .images import synth
 
                 self._dataset = Path(synth.ensure_dataset(
                     self.profile, root=self.root, progress=False, experiment=self.experiment))
@@ -126,8 +126,9 @@ class NotebookParams:
         A finished run made with other weights or other data is never reused silently: that
         is a one-line error asking for ``RETRAIN = True``.
         """
-        from . import data, train
-        from .utils import read_json
+        from .contracts.utils import read_json
+        from .images import data
+        from .run import train
 
         split = self.split_path()
         manifest = data.ensure_split(self.dataset(), split, seed=self.seed)
@@ -158,7 +159,7 @@ class NotebookParams:
         path = self._dataset or self.data_dir
         if self.synthetic:
             if path is None:
-                from .synth import default_dataset_dir
+                from .images.synth import default_dataset_dir
 
                 path = self.root / default_dataset_dir(self.profile, self.experiment)
             return f"synthetic JewelSynth ({_display(path, self.root)})"
@@ -312,7 +313,7 @@ def model_title(model: str) -> str:
 def _figure_image(fig: Any) -> Any:
     from IPython.display import Image
 
-    from .plots import figure_bytes
+    from .report.plots import figure_bytes
 
     return Image(data=figure_bytes(fig, dpi=110))
 
@@ -327,7 +328,7 @@ def show_figure(fig: Any, save_to: str | os.PathLike[str] | None = None) -> None
 
     image = _figure_image(fig)
     if save_to is not None:
-        from .utils import atomic_write_bytes
+        from .contracts.utils import atomic_write_bytes
 
         atomic_write_bytes(save_to, image.data)
     display(image)

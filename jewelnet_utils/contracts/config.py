@@ -216,7 +216,7 @@ PROFILES: dict[str, Profile] = {
         description="A laptop CPU: smaller inputs and budgets, meaningful results within an hour.",
         # The Custom CNN settings (112 px, 30 epochs of two augmented passes, half the Table
         # 4.2 ranges) are fixed: JewelSynth's difficulty is calibrated against them
-        # (jewelnet_utils/synth_calibration.json). Two passes per epoch stand in for the
+        # (jewelnet_utils/tools/synth_calibration.json). Two passes per epoch stand in for the
         # thesis's augmented training set (8,519 images, ~10 per original, Table 4.1): with one
         # pass the validation accuracy swings by +-5 points between epochs and early stopping
         # ends the run before it converges. The transfer models' sizes are set for time.

@@ -35,12 +35,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import plots, thesis
-from .config import JewelNetError, class_sort_key, normalise_class_name
-from .data import load_manifest
+from ..contracts import thesis
+from ..contracts.config import JewelNetError, class_sort_key, normalise_class_name
+from ..contracts.decode import load_image, resize_array, thumbnail
+from ..contracts.utils import atomic_write_bytes, atomic_write_json, read_json, sha256_file
+from ..images.data import load_manifest
+from . import plots
 from .evaluate import compiled_call, load_run_model
-from .images import load_image, resize_array, thumbnail
-from .utils import atomic_write_bytes, atomic_write_json, read_json, sha256_file
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif",
                               ".tiff"})

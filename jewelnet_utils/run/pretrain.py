@@ -52,9 +52,16 @@ from typing import Any
 
 import numpy as np
 
-from . import synth
-from .config import CLASSES, MODEL_TITLES, JewelNetError, Profile, check_model, get_profile
-from .utils import atomic_write_json, library_versions, set_seed
+from ..contracts.config import (
+    CLASSES,
+    MODEL_TITLES,
+    JewelNetError,
+    Profile,
+    check_model,
+    get_profile,
+)
+from ..contracts.utils import atomic_write_json, library_versions, set_seed
+from ..images import synth
 
 # Bump when the code below would train another backbone from the same recipe.
 FORMAT_VERSION = 1

@@ -20,8 +20,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import thesis
-from .config import MODEL_SPECS, JewelNetError, check_model
+from ..contracts import thesis
+from ..contracts.config import MODEL_SPECS, JewelNetError, check_model
 
 # Keys of ``hparams`` that change the architecture (ARCHITECTURE.md). Training keys
 # (learning_rate, batch_size, aug_strength) are accepted and ignored here.

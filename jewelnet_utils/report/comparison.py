@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import thesis
-from .config import DISPLAY_NAMES, MODEL_TITLES
+from ..contracts import thesis
+from ..contracts.config import DISPLAY_NAMES, MODEL_TITLES
 
 HOLDS = "holds"
 SAME_DIRECTION = "same direction, not significant"

@@ -25,9 +25,9 @@ if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND") and (
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from . import thesis  # noqa: E402
-from .config import DISPLAY_NAMES  # noqa: E402
-from .utils import atomic_write_bytes  # noqa: E402
+from ..contracts import thesis  # noqa: E402
+from ..contracts.config import DISPLAY_NAMES  # noqa: E402
+from ..contracts.utils import atomic_write_bytes  # noqa: E402
 
 CAPTION_STYLE = {"fontsize": 9, "color": "0.35"}
 

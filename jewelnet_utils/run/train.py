@@ -52,9 +52,16 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import __version__, augment, data, models, pretrain
-from .config import MODEL_SPECS, JewelNetError, Profile, check_model, get_profile, run_name
-from .utils import (
+from .. import __version__
+from ..contracts.config import (
+    MODEL_SPECS,
+    JewelNetError,
+    Profile,
+    check_model,
+    get_profile,
+    run_name,
+)
+from ..contracts.utils import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
@@ -62,6 +69,9 @@ from .utils import (
     read_json,
     set_seed,
 )
+from ..images import data
+from ..split import augment
+from . import models, pretrain
 
 PROFILE_DEFAULT = "profile"  # ``weights`` sentinel: use the profile's default_weights
 STATE_VERSION = 1

@@ -28,10 +28,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import plots, thesis
-from .config import JewelNetError
-from .images import load_image, resize_array, thumbnail
-from .utils import (
+from ..contracts import thesis
+from ..contracts.config import JewelNetError
+from ..contracts.decode import load_image, resize_array, thumbnail
+from ..contracts.utils import (
     atomic_write_json,
     atomic_write_text,
     cpu_model,
@@ -39,6 +39,7 @@ from .utils import (
     median_ms,
     read_json,
 )
+from . import plots
 
 # Thesis Table 5.1's test accuracy and macro F1 per model, for "ours beside theirs" columns.
 THESIS_TABLE_5_1: dict[str, dict[str, float]] = {
@@ -226,7 +227,7 @@ def load_run(run_dir: str | Path) -> Run:
 def _register_custom_objects() -> None:
     """Import the modules that register custom layers, so ``load_model`` can rebuild them."""
     # Both import Keras, so they are loaded here, when a model is, not with this module.
-    from . import augment, models  # noqa: F401
+    from ..split import augment  # noqa: F401
 
 
 def load_model_file(path: str | Path) -> Any:
@@ -659,7 +660,7 @@ def thesis_efficiency_claims(model: str) -> dict[str, str]:
 def model_flops(model: Any) -> int:
     """Multiply-accumulates of one forward pass, counted by :func:`models.flops`."""
     # models imports Keras; importing it here keeps the table-only uses of evaluate Keras-free.
-    from .models import flops
+    from ..run.models import flops
 
     return int(flops(model))
 

@@ -15,8 +15,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from . import thesis
-from .thesis import TABLE_6_1
+from ..contracts import thesis
+from ..contracts.thesis import TABLE_6_1
 
 OK = "consistent"
 BAD = "inconsistent"

@@ -30,8 +30,7 @@ import keras
 import keras_tuner as kt
 from keras_tuner.src.engine import tuner_utils  # convert_to_metrics_dict: not re-exported
 
-from . import augment, data, models
-from .config import (
+from ..contracts.config import (
     DEFAULT_SEED,
     MODEL_SPECS,
     JewelNetError,
@@ -39,14 +38,17 @@ from .config import (
     check_model,
     get_profile,
 )
+from ..contracts.utils import atomic_write_json, atomic_write_text, read_json, set_seed
+from ..images import data
+from ..split import augment
+from . import models
 from .models import MODEL_HPARAMS, TRAIN_HPARAMS
-from .utils import atomic_write_json, atomic_write_text, read_json, set_seed
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from .data import SplitArrays
+    from ..images.data import SplitArrays
 
 ALGORITHMS: tuple[str, ...] = ("hyperband", "bayesian", "random")
 OBJECTIVE = "val_accuracy"
@@ -653,6 +655,6 @@ def _profile(profile: Profile | str | None) -> Profile:
 
 
 if __name__ == "__main__":
-    from .cli import main
+    from ..cli import main
 
     sys.exit(main(["tune", *sys.argv[1:]]))

@@ -156,7 +156,7 @@ def reshoot(img: Image.Image, mask: np.ndarray, rng: np.random.Generator,
 def planted_shots(items_per_class: int, seed: int, size: int = 256,
                   classes: Sequence[str] | None = None) -> list[PlantedShot]:
     """Two re-shoots of each of ``items_per_class`` different JewelSynth pieces per class."""
-    from .config import CLASSES
+    from ..contracts.config import CLASSES
 
     rng = np.random.default_rng(seed)
     shots = []
@@ -231,7 +231,7 @@ def _thumb(path: Path) -> Image.Image:
 def preview_sheet(data_dir: str | os.PathLike[str], rows: Sequence[tuple[str, Sequence[str]]],
                   out_path: str | os.PathLike[str], max_per_row: int = 6) -> Path:
     """A PNG with one row per group: a title, then thumbnails captioned with their paths."""
-    from .utils import atomic_write_bytes
+    from ..contracts.utils import atomic_write_bytes
 
     font = ImageFont.load_default()
     pad, caption, title_h = 8, 14, 18

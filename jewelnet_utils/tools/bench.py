@@ -27,11 +27,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import data, synth
-from .config import CLASSES, MODEL_TITLES, MODELS, JewelNetError, check_model, get_profile
-from .recommend import EmbeddingIndex
-from .records import provenance
-from .utils import atomic_write_json, cpu_model, library_versions, median_ms
+from ..contracts.config import (
+    CLASSES,
+    MODEL_TITLES,
+    MODELS,
+    JewelNetError,
+    check_model,
+    get_profile,
+)
+from ..contracts.records import provenance
+from ..contracts.utils import atomic_write_json, cpu_model, library_versions, median_ms
+from ..images import data, synth
+from ..report.recommend import EmbeddingIndex
 
 # augment, models and train import Keras (and so TensorFlow, seconds of start-up): they are
 # imported inside the figures that train or run a model, so `preflight` (which reads bench
@@ -313,7 +320,7 @@ def bench_pipeline(sizes: Sizes) -> Result:
     """Images/s of both augmenting input pipelines over the same in-memory images at 224 px."""
     import numpy as np
 
-    from . import augment  # imports Keras: see the note at the top of the module
+    from ..split import augment  # imports Keras: see the note at the top of the module
 
     n, size, batch = sizes.pipeline_images, sizes.pipeline_size, 32
     aug = get_profile("paper").augmentation
@@ -358,7 +365,8 @@ def bench_pipeline(sizes: Sizes) -> Result:
 # --------------------------------------------------------------------------------------------
 def bench_pipeline_vs_compute(sizes: Sizes) -> Result:
     """Custom CNN training steps/s: the real pipeline vs pre-augmented cached batches."""
-    from . import augment, models  # import Keras: see the note at the top of the module
+    from ..run import models
+    from ..split import augment  # import Keras: see the note at the top of the module
 
     profile = get_profile(sizes.compute_profile)
     size, batch, steps = profile.input_size("custom_cnn"), profile.batch_size, sizes.compute_steps
@@ -498,7 +506,7 @@ def bench_inference(sizes: Sizes) -> Result:
     import keras
     import numpy as np
 
-    from . import models  # imports Keras: see the note at the top of the module
+    from ..run import models  # imports Keras: see the note at the top of the module
 
     if keras.backend.backend() != "tensorflow":
         raise JewelNetError("the inference figure needs the TensorFlow backend")
@@ -791,7 +799,7 @@ def bench_memory(sizes: Sizes, workdir: Path) -> Result:
 # --------------------------------------------------------------------------------------------
 _CHILD = (
     "import json, sys\n"
-    "from jewelnet_utils.bench import _child_main\n"
+    "from jewelnet_utils.tools.bench import _child_main\n"
     "_child_main(json.loads(sys.argv[1]))\n"
 )
 
@@ -817,7 +825,7 @@ def _child_synth(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _child_train(spec: dict[str, Any]) -> dict[str, Any]:
     """One ``train_model`` call under an adjusted profile; its run folder."""
-    from . import train  # imports Keras: see the note at the top of the module
+    from ..run import train  # imports Keras: see the note at the top of the module
 
     base = get_profile(spec["profile"])
     profile = dataclasses.replace(base, name=f"{base.name}-bench", **spec["overrides"])
