@@ -12,9 +12,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import MODEL_TITLES, PROFILES, JewelNetError, Profile, run_name
+
+if TYPE_CHECKING:  # train imports Keras; the notebooks' parameter checks must not wait for it
+    from . import train
 
 # Files that mark the top of a checkout of this project.
 _ROOT_MARKERS = ("_toc.yml", "pyproject.toml")
@@ -92,10 +95,12 @@ class NotebookParams:
         """The run folder ``train_model`` writes for ``model`` under this profile and seed."""
         return self.artifacts / run_name(model, self.profile, self.seed)
 
-    def train(self, model: str, retrain: bool = False, progress: bool = True) -> Path:
-        """Train ``model`` with these parameters, or reuse the finished run that has them.
+    def open_run(self, model: str, retrain: bool = False,
+                 progress: bool = True) -> train.TrainingRun:
+        """``train.open_run`` for ``model`` with these parameters (the split is made first
+        if missing): a finished run with the same settings comes back complete, an
+        interrupted one resumes from its checkpoint, and ``retrain`` starts again from scratch.
 
-        An interrupted run resumes from its checkpoint; ``retrain`` starts again from scratch.
         A finished run made with other weights or other data is never reused silently: that
         is a one-line error asking for ``RETRAIN = True``.
         """
@@ -104,19 +109,19 @@ class NotebookParams:
 
         split = self.split_path()
         manifest = data.ensure_split(self.dataset(), split, seed=self.seed)
-        run_dir = train.train_model(model, self.dataset(), split, self.profile, self.artifacts,
-                                    seed=self.seed, weights=self.weights, resume=not retrain,
-                                    overwrite=retrain, progress=progress)
-        cfg = read_json(run_dir / "config.json")
+        run = train.open_run(model, self.dataset(), split, self.profile, self.artifacts,
+                             seed=self.seed, weights=self.weights, resume=not retrain,
+                             overwrite=retrain, progress=progress)
+        cfg = read_json(run.run_dir / "config.json")
         wanted = "none" if self.weights is None else self.weights
         if cfg.get("data_hash") != data.data_hash(manifest) or (
                 cfg.get("weights") not in (wanted, str(Path(wanted).resolve()))):
             raise ParameterError(
-                f"{self.rel(run_dir)} holds a finished run made with other data or weights "
+                f"{self.rel(run.run_dir)} holds a finished run made with other data or weights "
                 f"(weights={cfg.get('weights')!r}); set RETRAIN = True to train again, or use "
                 "another ARTIFACTS folder"
             )
-        return run_dir
+        return run
 
     def tuning_dir(self) -> Path:
         """Parent folder of the KerasTuner projects of this profile."""

@@ -38,6 +38,7 @@ from .config import (
     check_model,
     get_profile,
 )
+from .train import compile_model
 from .utils import atomic_write_json, atomic_write_text, read_json
 
 if TYPE_CHECKING:
@@ -184,7 +185,7 @@ class JewelHyperModel(kt.HyperModel):
         model = models.build_model(self.model_name, num_classes=self.num_classes,
                                    input_size=self.input_size, weights=self.weights,
                                    hparams=hparams)
-        _compile(model, float(values["learning_rate"]))
+        compile_model(model, float(values["learning_rate"]))
         return model
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any,
@@ -232,7 +233,7 @@ class JewelHyperModel(kt.HyperModel):
             run(initial_epoch, min(split, epochs))
             if epochs > split and not model.stop_training:
                 models.set_stage(model, 2, int(hp.get("trainable_tail")))
-                _compile(model, p.fine_tune_lr)  # as train.py: a fixed, smaller rate
+                compile_model(model, p.fine_tune_lr)  # as train.py: a fixed, smaller rate
                 run(max(initial_epoch, split), epochs)
         else:
             run(initial_epoch, epochs)
@@ -242,12 +243,6 @@ class JewelHyperModel(kt.HyperModel):
         metrics = {k: v[best] for k, v in history.items() if len(v) > best}
         metrics["epochs"] = float(initial_epoch + len(history[OBJECTIVE]))
         return metrics
-
-
-def _compile(model: keras.Model, learning_rate: float) -> None:
-    """Adam on one-hot labels, as ``train.py`` compiles (Table 4.4)."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                  loss="categorical_crossentropy", metrics=["accuracy"])
 
 
 def build_hypermodel(model_name: str, num_classes: int = 8, input_size: int | None = None,
