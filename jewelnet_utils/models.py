@@ -413,6 +413,8 @@ def set_stage(model: keras.Model, stage: int, trainable_tail: int | None = None)
         return
     if stage == 1:
         backbone.trainable = False
+        for layer in backbone.layers:  # Keras leaves the flags stage 2 set on inner layers
+            layer.trainable = False
         return
     if trainable_tail is None:
         trainable_tail = MODEL_SPECS[model_name_of(model)].trainable_tail or 0

@@ -1,6 +1,10 @@
 """Training: one protocol for all four models (thesis 4.6, Table 4.4, Listing C.2).
 
-``train_model`` writes one run folder (ARCHITECTURE.md) and can be killed at any moment:
+A run is a few public steps (``open_run``, then ``TrainingRun.build_model``,
+``compile_model``, ``TrainingRun.fit_stage`` per stage and ``TrainingRun.finish``; see "public
+API" below). ``train_model`` (``jewelnet train``) calls them in order and notebooks 03-06 call
+them one per cell, so both train the same way. A run writes one run folder (ARCHITECTURE.md)
+and can be killed at any moment:
 every file is replaced atomically, each epoch ends with a checkpoint in ``checkpoints/``
 (``state.json`` plus NumPy archives of the best weights and of the last epoch's weights and
 optimizer state), and ``resume=True`` continues from the last finished epoch. Each epoch's
@@ -450,7 +454,8 @@ def _stage_counters() -> dict[str, Any]:
 
 
 class _Trainer:
-    """One run's state and the stage logic; ``train_model`` is the public face."""
+    """One run's protocol state, checkpoints and epoch loop; :class:`TrainingRun` is the
+    public face."""
 
     def __init__(self, model_name: str, profile: Profile, run_dir: Path, seed: int,
                  hparams: dict[str, Any], progress: bool) -> None:
@@ -971,8 +976,8 @@ class TrainingRun:
                                 f"{stage} starts at {wanted:g}: compile_model(model, "
                                 f"run.learning_rate({stage}))")
         backbone = models.backbone_of(model)
-        unfrozen = backbone is not None and any(layer.trainable and layer.weights
-                                                for layer in backbone.layers)
+        in_backbone = {id(v) for v in backbone.weights} if backbone is not None else set()
+        unfrozen = any(id(v) in in_backbone for v in model.trainable_weights)
         if backbone is not None and unfrozen != (stage == 2 and self.trainable_tail > 0):
             raise JewelNetError(f"the backbone is {'partly trainable' if unfrozen else 'frozen'}"
                                 f", which stage {stage} does not expect: call "
