@@ -157,11 +157,11 @@ display(Code(inspect.getsource(models.custom_cnn), language="python"))
 print("Source: jewelnet_utils/models.py, custom_cnn")
 
 # %% [markdown]
-# `run.build_model()` calls `models.build_model`, which fills in the Table 4.3 settings (or
-# tuned ones from notebook 07), checks the input size and calls the function above. It fixes
-# the random seed first, so every run with this `SEED` starts from the same weights. The
-# custom CNN never uses pre-trained weights, whatever `WEIGHTS` says: the thesis trains it
-# from scratch.
+# `run.build_model()` calls `models.build_model`, which fills in the Table 4.3 settings (a
+# run given tuned `hparams` from notebook 07 uses those instead), checks the input size and
+# calls the function above. It fixes the random seed first, so every run with this `SEED`
+# starts from the same weights. The custom CNN never uses pre-trained weights, whatever
+# `WEIGHTS` says: the thesis trains it from scratch.
 
 # %%
 model = run.build_model()

@@ -168,11 +168,11 @@ display(Code(inspect.getsource(models.head_layers), language="python"))
 print("Source: jewelnet_utils/models.py, transfer_model and head_layers")
 
 # %% [markdown]
-# `run.build_model()` calls `models.build_model`, which fills in the settings of Table B.1 (or
-# tuned ones from notebook 07), calls the function above, loads the backbone's weights when
-# the run has any, and freezes the backbone for stage one. It fixes the random seed first, so
-# every run with this `SEED` starts from the same weights. The summary lists the layers at the
-# profile's input size; the backbone appears as one line.
+# `run.build_model()` calls `models.build_model`, which fills in the settings of Table B.1 (a
+# run given tuned `hparams` from notebook 07 uses those instead), calls the function above,
+# loads the backbone's weights when the run has any, and freezes the backbone for stage one.
+# It fixes the random seed first, so every run with this `SEED` starts from the same weights.
+# The summary lists the layers at the profile's input size; the backbone appears as one line.
 
 # %%
 model = run.build_model()
