@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 
 from jewelnet_utils import cli, config, data, models, train
 from jewelnet_utils.config import PROFILES, JewelNetError
+from jewelnet_utils.notebook_params import ParameterError, check_params
 
 CLASSES4 = ("bangle", "chain", "ring", "nose_pin")
 TINY = dataclasses.replace(
@@ -488,3 +489,26 @@ def test_steps_called_out_of_order_are_one_line_errors(tiny_data, tmp_path) -> N
     train.compile_model(cnn, custom.learning_rate(1))
     with pytest.raises(JewelNetError, match="custom_cnn trains in one stage"):
         custom.fit_stage(2, cnn)
+
+
+@pytest.mark.slow
+def test_notebook_open_run_refuses_a_finished_run_made_with_other_weights(tiny_data,
+                                                                           tmp_path) -> None:
+    """The notebooks' ``P.open_run`` reopens its own finished run, but a finished run made
+    with other weights is a one-line ParameterError asking for RETRAIN, not silently reused."""
+    data_dir, _ = tiny_data
+    params = {"PROFILE": "smoke", "DATA_DIR": str(data_dir), "SEED": 42,
+              "ARTIFACTS": str(tmp_path / "artifacts")}
+    notebook = check_params(WEIGHTS="none", **params)
+    run = notebook.open_run("custom_cnn", progress=False)
+    model = run.build_model()
+    train.compile_model(model, run.learning_rate(1))
+    run.fit_stage(1, model)
+    run.finish(model)
+    assert notebook.open_run("custom_cnn", progress=False).complete
+
+    weights_file = tmp_path / "other.weights.h5"
+    model.save_weights(weights_file)
+    other = check_params(WEIGHTS=str(weights_file), **params)
+    with pytest.raises(ParameterError, match=r"other data or weights.*RETRAIN = True"):
+        other.open_run("custom_cnn", progress=False)
