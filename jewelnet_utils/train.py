@@ -537,7 +537,8 @@ class _Trainer:
         ``epoch_data(seed)`` builds one epoch's training data. Before each epoch every random
         stream (data order, augmentation, dropout) restarts from :func:`_epoch_seed`, so the
         epoch draws the same numbers whether or not the run was killed and resumed before it.
-        The compiled train function is kept across the calls (no recompile).
+        ``fitted`` comes compiled (``compile_model``, or sharing the full model's optimizer); the
+        compiled train function is kept across the calls (no recompile).
         """
         st = self.state
         if stage in st["stages_done"] or epochs <= 0:
