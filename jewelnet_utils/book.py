@@ -13,7 +13,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -27,6 +27,12 @@ from .contracts.config import (
     check_experiment,
     run_name,
 )
+from .contracts.utils import atomic_write_bytes, read_json
+from .images import data, synth
+from .report.plots import figure_bytes
+
+if TYPE_CHECKING:  # train imports Keras; the notebooks' parameter checks must not wait for it
+    from .run import train
 
 # Files that mark the top of a checkout of this project.
 _ROOT_MARKERS = ("_toc.yml", "pyproject.toml")
@@ -105,8 +111,6 @@ class NotebookParams:
             if self.data_dir is not None:
                 self._dataset = self.data_dir
             else:
-                from .images import synth
-
                 self._dataset = Path(synth.ensure_dataset(
                     self.profile, root=self.root, progress=False, experiment=self.experiment))
         return self._dataset
@@ -119,32 +123,39 @@ class NotebookParams:
         """The run folder ``train_model`` writes for ``model`` under this profile and seed."""
         return self.artifacts / run_name(model, self.profile, self.seed)
 
-    def train(self, model: str, retrain: bool = False, progress: bool = True) -> Path:
-        """Train ``model`` with these parameters, or reuse the finished run that has them.
+    def open_run(self, model: str, retrain: bool = False,
+                 progress: bool = True) -> train.TrainingRun:
+        """``train.open_run`` for ``model`` with these parameters (the split is made first
+        if missing): a finished run with the same settings comes back complete, an
+        interrupted one resumes from its checkpoint, and ``retrain`` starts again from scratch.
 
-        An interrupted run resumes from its checkpoint; ``retrain`` starts again from scratch.
         A finished run made with other weights or other data is never reused silently: that
         is a one-line error asking for ``RETRAIN = True``.
         """
-        from .contracts.utils import read_json
-        from .images import data
         from .run import train
 
         split = self.split_path()
         manifest = data.ensure_split(self.dataset(), split, seed=self.seed)
-        run_dir = train.train_model(model, self.dataset(), split, self.profile, self.artifacts,
-                                    seed=self.seed, weights=self.weights, resume=not retrain,
-                                    overwrite=retrain, progress=progress)
-        cfg = read_json(run_dir / "config.json")
+        run = train.open_run(model, self.dataset(), split, self.profile, self.artifacts,
+                             seed=self.seed, weights=self.weights, resume=not retrain,
+                             overwrite=retrain, progress=progress)
+        cfg = read_json(run.run_dir / "config.json")
         wanted = "none" if self.weights is None else self.weights
         if cfg.get("data_hash") != data.data_hash(manifest) or (
                 cfg.get("weights") not in (wanted, str(Path(wanted).resolve()))):
             raise ParameterError(
-                f"{self.rel(run_dir)} holds a finished run made with other data or weights "
+                f"{self.rel(run.run_dir)} holds a finished run made with other data or weights "
                 f"(weights={cfg.get('weights')!r}); set RETRAIN = True to train again, or use "
                 "another ARTIFACTS folder"
             )
-        return run_dir
+        return run
+
+    def train(self, model: str, retrain: bool = False, progress: bool = True) -> Path:
+        """All the steps of one run at once (``train.complete_run`` on :meth:`open_run`), for
+        pages that train without showing the steps again. Returns the run folder."""
+        from .run import train
+
+        return train.complete_run(self.open_run(model, retrain=retrain, progress=progress))
 
     def tuning_dir(self) -> Path:
         """Parent folder of the KerasTuner projects of this profile."""
@@ -159,9 +170,7 @@ class NotebookParams:
         path = self._dataset or self.data_dir
         if self.synthetic:
             if path is None:
-                from .images.synth import default_dataset_dir
-
-                path = self.root / default_dataset_dir(self.profile, self.experiment)
+                path = self.root / synth.default_dataset_dir(self.profile, self.experiment)
             return f"synthetic JewelSynth ({_display(path, self.root)})"
         return f"photos in {_display(path, self.root)}"
 
@@ -313,8 +322,6 @@ def model_title(model: str) -> str:
 def _figure_image(fig: Any) -> Any:
     from IPython.display import Image
 
-    from .report.plots import figure_bytes
-
     return Image(data=figure_bytes(fig, dpi=110))
 
 
@@ -328,8 +335,6 @@ def show_figure(fig: Any, save_to: str | os.PathLike[str] | None = None) -> None
 
     image = _figure_image(fig)
     if save_to is not None:
-        from .contracts.utils import atomic_write_bytes
-
         atomic_write_bytes(save_to, image.data)
     display(image)
 

@@ -21,9 +21,11 @@
 #
 # In this notebook you will learn
 #
-# - how the custom CNN of the thesis's Table 4.3 is put together and how many parameters
-#   it really has, next to the "≈5M" the thesis gives in its Table 6.2;
-# - how it is trained from scratch in a single stage under the shared protocol of Table 4.4;
+# - how the custom CNN of the thesis's Table 4.3 is put together, read from the function that
+#   builds it, and how many parameters it really has, next to the "≈5M" the thesis gives in
+#   its Table 6.2;
+# - how it is compiled and trained from scratch in a single stage under the shared protocol of
+#   Table 4.4, one step per cell, in the same calls that `jewelnet train` makes;
 # - how its training and validation curves behave.
 #
 # ## Prerequisites
@@ -72,15 +74,16 @@ if "google.colab" in sys.modules or ON_KAGGLE or ON_BINDER:
 # ## Imports
 
 # %%
+import inspect
 import os
 
 import pandas as pd
-from IPython.display import display
+from IPython.display import Code, display
 
 from jewelnet_utils.book import check_params, model_title, show_figure
 from jewelnet_utils.contracts.utils import read_json
 from jewelnet_utils.report import evaluate, plots
-from jewelnet_utils.run import models
+from jewelnet_utils.run import models, train
 
 MODEL = "custom_cnn"
 
@@ -123,19 +126,51 @@ print(P.provenance())
 # from scratch.
 
 # %% [markdown]
-# ## The model as built
+# ## Opening the run
 #
-# The summary lists the layers at the profile's input size. Images enter as RGB values in
-# [0, 255]; the network normalises them itself, so no preprocessing happens outside it.
+# From here on the page trains the network in the same steps that `jewelnet train` runs one
+# after another: `train.train_model` is nothing but these calls in this order, so the command
+# line and this page cannot drift apart. The first step, `open_run`, checks every input before
+# anything is written (the split manifest must describe the image folder, the weights must
+# exist), decodes the split's images and opens the run folder under `ARTIFACTS`. If a finished
+# run with these settings is already there, it comes back marked complete, and every step
+# below reads what that run recorded instead of training again; an interrupted run continues
+# from its last checkpoint; `RETRAIN = True` starts from scratch.
 
 # %%
-size = P.prof.input_size(MODEL)
-model = models.build_model(MODEL, input_size=size, weights=None)
+run = P.open_run(MODEL, retrain=RETRAIN)
+state = ("finished earlier: reopened, nothing will be trained" if run.complete
+         else "continues from its last checkpoint" if run.resumed else "new")
+print(f"Run folder: {P.rel(run.run_dir)} ({state})")
+
+# %% [markdown]
+# ## Building the network
+#
+# The function below is the builder itself, read from the package's source, so what you see
+# is what runs. Four blocks of convolution, batch normalisation, ReLU and pooling turn the
+# image into a 256-channel feature map; `Flatten` lays that map out as one long vector, and
+# two dense layers with dropout lead to the softmax. Every layer carries the same L2 penalty.
+# The first layer divides the pixel values by 255, so images enter the network as they are
+# stored, RGB values from 0 to 255.
+
+# %%
+display(Code(inspect.getsource(models.custom_cnn), language="python"))
+print("Source: jewelnet_utils/run/models.py, custom_cnn")
+
+# %% [markdown]
+# `run.build_model()` calls `models.build_model`, which fills in the Table 4.3 settings (a
+# run given tuned `hparams` from notebook 07 uses those instead), checks the input size and
+# calls the function above. It fixes the random seed first, so every run with this `SEED`
+# starts from the same weights. The custom CNN never uses pre-trained weights, whatever
+# `WEIGHTS` says: the thesis trains it from scratch.
+
+# %%
+model = run.build_model()
+size = run.cfg["input_size"]
 model.summary(line_length=80, expand_nested=False)
 
 # %% [markdown]
-# The same network drawn from its layers, input at the top. A pretrained backbone is one
-# (shaded) box: it is frozen while the new head learns, and partly unfrozen afterwards.
+# The same network drawn from its layers, input at the top.
 
 # %%
 show_figure(plots.layer_stack(models.layer_summary(model), caption=P.provenance(),
@@ -146,52 +181,102 @@ print(P.provenance("the layer diagram"))
 # ## Parameters against the thesis
 #
 # Our count at the profile's input size, our count at the thesis's input size, and the
-# approximate figure from the thesis's Table 6.2. "Trainable" depends on the training stage:
-# a frozen backbone holds parameters that are not updated.
+# approximate figure from the thesis's Table 6.2. Nothing is frozen in a network trained from
+# scratch: the non-trainable parameters are batch normalisation's running statistics, which
+# are averaged during training rather than learned.
 
 # %%
 thesis_size = models.THESIS_CLAIMS[MODEL]["input_size"]
 at_thesis = models.build_model(MODEL, input_size=thesis_size, weights=None)
-rows = {
-    f"ours, {size} px (stage 1)": models.count_params(model),
-    f"ours, {thesis_size} px (stage 1)": models.count_params(at_thesis),
-}
-if models.backbone_of(at_thesis) is not None:
-    models.set_stage(at_thesis, 2)
-    rows[f"ours, {thesis_size} px (stage 2)"] = models.count_params(at_thesis)
-params = pd.DataFrame(rows).T
+params = pd.DataFrame({
+    f"ours, {size} px": models.count_params(model),
+    f"ours, {thesis_size} px": models.count_params(at_thesis),
+}).T
 params.loc["thesis, Table 6.2 (approximate)"] = [models.THESIS_CLAIMS[MODEL]["params"], None, None]
 display(params.astype("Int64").astype("string").fillna("—"))
 print(P.provenance(f"the {model_title(MODEL)} parameter counts", input_size=size))
 del at_thesis
 
 # %% [markdown]
-# ## Training
+# ## Compiling
 #
-# `train.train_model` reads the split manifest from notebook 01, trains under the profile's
-# protocol and writes a run folder (configuration, best model, history, predictions, timings).
-# A finished run with the same settings is reused instead of trained again (set
-# `RETRAIN = True` to force a new one), and an interrupted run resumes from its checkpoint.
-# The log lines come from the training loop, one per epoch; in the book they are folded
-# away (click to show them).
-
-# %% tags=["hide-output"]
-run_dir = P.train(MODEL, retrain=RETRAIN)
+# Compiling attaches the optimizer, the loss and the metric to the model. All four networks
+# use the same function: Adam, categorical cross-entropy on one-hot labels, and accuracy.
 
 # %%
-run = evaluate.load_run(run_dir)
+display(Code(inspect.getsource(train.compile_model), language="python"))
+print("Source: jewelnet_utils/run/train.py, compile_model")
+
+# %% [markdown]
+# The thesis's Keras 2 optimizer also had `decay=1e-6`, which divides the rate by
+# (1 + decay × updates). Keras 3's Adam has no such argument, and `ReduceLROnPlateau` cannot
+# change a learning-rate schedule, so one callback of ours, `train.ThesisProtocol`, owns the
+# rate while a stage is fitted: before every update it sets the stage's rate, divided by the
+# decay term and multiplied by the plateau factor, which halves whenever the validation loss
+# has stopped falling for a few epochs (five in the thesis). The same callback ends a stage
+# once the validation accuracy has stopped rising for longer (ten epochs in the thesis), and
+# keeps the best epoch's weights. The values this run uses:
+
+# %%
+settings = pd.Series({
+    "training / validation / test images":
+        f"{run.cfg['num_train']} / {run.cfg['num_val']} / {run.cfg['num_test']}",
+    "input size (px)": run.cfg["input_size"],
+    "batch size": run.cfg["batch_size"],
+    "learning rate (stage 1)": run.learning_rate(1),
+    "decay per update": run.profile.lr_decay,
+    "plateau: factor, patience (val_loss)":
+        f"{run.profile.reduce_lr_factor}, {run.profile.reduce_lr_patience}",
+    "early stop patience (val_accuracy)": run.profile.early_stop_patience,
+}, name="value", dtype=object).to_frame()
+display(settings)
+print(P.provenance(f"the {model_title(MODEL)} training settings"))
+
+# %%
+train.compile_model(model, run.learning_rate(1), run_eagerly=run.profile.run_eagerly)
+
+# %% [markdown]
+# ## Training in one stage
+#
+# The custom CNN has nothing pre-trained to protect, so every layer learns from the first
+# epoch, for at most `max_epochs` epochs of the profile. `fit_stage` calls Keras's `fit` once
+# per epoch with the callback described above. Before each epoch it re-seeds every random
+# draw (the order of the images, their augmentation, dropout) from the run's seed and the
+# epoch's number, and after it saves a checkpoint; so a run that is stopped and resumed ends
+# exactly where an uninterrupted one would. Each training image is augmented afresh in every
+# epoch, with the ranges of Table 4.2 ([notebook 02](02-augmentation.ipynb)), and each class
+# is weighted by the inverse of its share of the training images. The epoch log is folded
+# away in the book (click to show it).
+
+# %% tags=["hide-output"]
+stage1 = run.fit_stage(1, model)
+
+# %%
+display(pd.DataFrame(stage1, columns=train.HISTORY_COLUMNS).set_index("epoch").round(4))
+print(P.provenance(f"the {model_title(MODEL)} epochs"))
+
+# %% [markdown]
+# ## Finishing the run
+#
+# `finish` puts the best epoch's weights back into the model (the one with the highest
+# validation accuracy, over all stages), predicts the validation and test images with it and
+# writes the rest of the run folder: `model.keras`, the predictions, `metrics.json`,
+# `timings.json`, and last `config.json` marked complete. The table sums up each stage.
+
+# %%
+run_dir = run.finish(model)
+record = evaluate.load_run(run_dir)
 print(f"Run folder: {P.rel(run_dir)}")
-display(evaluate.training_summary(run))
+display(evaluate.training_summary(record))
 print(P.provenance(f"the {model_title(MODEL)} training stages"))
 
 # %% [markdown]
 # ## Learning curves
 #
-# Loss and accuracy per epoch on the training and validation sets. For the transfer models a
-# vertical line marks where stage two (fine-tuning) begins.
+# Loss and accuracy per epoch on the training and validation sets.
 
 # %%
-show_figure(plots.training_curves({run.name: run.history},
+show_figure(plots.training_curves({record.name: record.history},
                                   caption=P.provenance(), title=model_title(MODEL)))
 print(P.provenance(f"the {model_title(MODEL)} learning curves"))
 
@@ -209,8 +294,11 @@ print(P.provenance(f"the {model_title(MODEL)} accuracies"))
 # %% [markdown]
 # ## Summary
 #
-# - The network is built exactly from the configuration in `jewelnet_utils/contracts/config.py`; its
-#   parameter count is measured, and the thesis's approximate figure is shown beside it.
+# - The network is built by `models.custom_cnn`, shown above, from the configuration in
+#   `jewelnet_utils/contracts/config.py`; its parameter count is measured, and the thesis's
+#   approximate figure is shown beside it.
+# - Training is four calls: build, compile, one `fit_stage`, `finish`; `jewelnet train` makes
+#   the same calls.
 # - The run folder written here holds everything the evaluation needs, including the
 #   predictions on the validation and test sets.
 # - Under the `smoke` profile the numbers only show that the code runs; under `cpu` they show

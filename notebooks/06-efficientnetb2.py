@@ -21,10 +21,12 @@
 #
 # In this notebook you will learn
 #
-# - how EfficientNetB2 is combined with the head of the thesis's listing C.1;
+# - how EfficientNetB2 is combined with the head of the thesis's listing C.1, read from the
+#   functions that build it;
 # - how its parameter count compares with the "≈9M" of the thesis's Table 6.2;
 # - how it trains, in two stages, at its larger input size (260 pixels in the `paper`
-#   profile).
+#   profile), one step per cell, in the same calls that `jewelnet train` makes, with the
+#   backbone's batch normalisation kept frozen.
 #
 # ## Prerequisites
 #
@@ -72,15 +74,16 @@ if "google.colab" in sys.modules or ON_KAGGLE or ON_BINDER:
 # ## Imports
 
 # %%
+import inspect
 import os
 
 import pandas as pd
-from IPython.display import display
+from IPython.display import Code, display
 
 from jewelnet_utils.book import check_params, model_title, show_figure
 from jewelnet_utils.contracts.utils import read_json
 from jewelnet_utils.report import evaluate, plots
-from jewelnet_utils.run import models
+from jewelnet_utils.run import models, train
 
 MODEL = "efficientnetb2"
 
@@ -121,19 +124,54 @@ print(P.provenance())
 # initialisation; the `paper` profile uses ImageNet weights, as the thesis does.
 
 # %% [markdown]
-# ## The model as built
+# ## Opening the run
 #
-# The summary lists the layers at the profile's input size. Images enter as RGB values in
-# [0, 255]; the network normalises them itself, so no preprocessing happens outside it.
+# From here on the page trains the network in the same steps that `jewelnet train` runs one
+# after another: `train.train_model` is nothing but these calls in this order, so the command
+# line and this page cannot drift apart. The first step, `open_run`, checks every input before
+# anything is written (the split manifest must describe the image folder, the weights must
+# exist), decodes the split's images and opens the run folder under `ARTIFACTS`. If a finished
+# run with these settings is already there, it comes back marked complete, and every step
+# below reads what that run recorded instead of training again; an interrupted run continues
+# from its last checkpoint; `RETRAIN = True` starts from scratch.
 
 # %%
-size = P.prof.input_size(MODEL)
-model = models.build_model(MODEL, input_size=size, weights=None)
+run = P.open_run(MODEL, retrain=RETRAIN)
+state = ("finished earlier: reopened, nothing will be trained" if run.complete
+         else "continues from its last checkpoint" if run.resumed else "new")
+print(f"Run folder: {P.rel(run.run_dir)} ({state})")
+
+# %% [markdown]
+# ## Building the network
+#
+# `transfer_model` below serves all three pre-trained networks; `head_layers` is the new
+# classifier it puts on top. EfficientNetB2 needs no preprocessing outside it: its first
+# layers rescale and normalise the raw [0, 255] image. Global average pooling turns the last
+# 1,408 feature maps into 1,408 numbers; the head then applies a batch normalisation of its
+# own (listing C.1), a dense layer of 512 units with L2 regularisation and dropout 0.5, one of
+# 256 units with dropout 0.3, and the softmax. The backbone is called with `training=False`,
+# so its batch-normalisation layers always use the running statistics they hold.
+
+# %%
+display(Code(inspect.getsource(models.transfer_model), language="python"))
+display(Code(inspect.getsource(models.head_layers), language="python"))
+print("Source: jewelnet_utils/run/models.py, transfer_model and head_layers")
+
+# %% [markdown]
+# `run.build_model()` calls `models.build_model`, which fills in the settings of Table B.1 (a
+# run given tuned `hparams` from notebook 07 uses those instead), calls the function above,
+# loads the backbone's weights when the run has any, and freezes the backbone for stage one.
+# It fixes the random seed first, so every run with this `SEED` starts from the same weights.
+# The summary lists the layers at the profile's input size; the backbone appears as one line.
+
+# %%
+model = run.build_model()
+size = run.cfg["input_size"]
 model.summary(line_length=80, expand_nested=False)
 
 # %% [markdown]
-# The same network drawn from its layers, input at the top. A pretrained backbone is one
-# (shaded) box: it is frozen while the new head learns, and partly unfrozen afterwards.
+# The same network drawn from its layers, input at the top. The backbone is one (shaded) box:
+# frozen while the new head learns, partly unfrozen afterwards.
 
 # %%
 show_figure(plots.layer_stack(models.layer_summary(model), caption=P.provenance(),
@@ -143,9 +181,9 @@ print(P.provenance("the layer diagram"))
 # %% [markdown]
 # ## Parameters against the thesis
 #
-# Our count at the profile's input size, our count at the thesis's input size, and the
-# approximate figure from the thesis's Table 6.2. "Trainable" depends on the training stage:
-# a frozen backbone holds parameters that are not updated.
+# Our count at the profile's input size, our count at the thesis's input size in both stages,
+# and the approximate figure from the thesis's Table 6.2. "Trainable" depends on the stage:
+# the frozen backbone's parameters are not updated in stage one.
 
 # %%
 thesis_size = models.THESIS_CLAIMS[MODEL]["input_size"]
@@ -154,9 +192,8 @@ rows = {
     f"ours, {size} px (stage 1)": models.count_params(model),
     f"ours, {thesis_size} px (stage 1)": models.count_params(at_thesis),
 }
-if models.backbone_of(at_thesis) is not None:
-    models.set_stage(at_thesis, 2)
-    rows[f"ours, {thesis_size} px (stage 2)"] = models.count_params(at_thesis)
+models.set_stage(at_thesis, 2)
+rows[f"ours, {thesis_size} px (stage 2)"] = models.count_params(at_thesis)
 params = pd.DataFrame(rows).T
 params.loc["thesis, Table 6.2 (approximate)"] = [models.THESIS_CLAIMS[MODEL]["params"], None, None]
 display(params.astype("Int64").astype("string").fillna("—"))
@@ -164,32 +201,160 @@ print(P.provenance(f"the {model_title(MODEL)} parameter counts", input_size=size
 del at_thesis
 
 # %% [markdown]
-# ## Training
+# ## Compiling
 #
-# `train.train_model` reads the split manifest from notebook 01, trains under the profile's
-# protocol and writes a run folder (configuration, best model, history, predictions, timings).
-# A finished run with the same settings is reused instead of trained again (set
-# `RETRAIN = True` to force a new one), and an interrupted run resumes from its checkpoint.
-# The log lines come from the training loop, one per epoch; in the book they are folded
-# away (click to show them).
-
-# %% tags=["hide-output"]
-run_dir = P.train(MODEL, retrain=RETRAIN)
+# Compiling attaches the optimizer, the loss and the metric to the model. All four networks
+# use the same function: Adam, categorical cross-entropy on one-hot labels, and accuracy.
+#
+# Stage one compiles with the profile's learning rate; stage two compiles again, below.
 
 # %%
-run = evaluate.load_run(run_dir)
+display(Code(inspect.getsource(train.compile_model), language="python"))
+print("Source: jewelnet_utils/run/train.py, compile_model")
+
+# %% [markdown]
+# The thesis's Keras 2 optimizer also had `decay=1e-6`, which divides the rate by
+# (1 + decay × updates). Keras 3's Adam has no such argument, and `ReduceLROnPlateau` cannot
+# change a learning-rate schedule, so one callback of ours, `train.ThesisProtocol`, owns the
+# rate while a stage is fitted: before every update it sets the stage's rate, divided by the
+# decay term and multiplied by the plateau factor, which halves whenever the validation loss
+# has stopped falling for a few epochs (five in the thesis). The same callback ends a stage
+# once the validation accuracy has stopped rising for longer (ten epochs in the thesis), and
+# keeps the best epoch's weights. The values this run uses:
+
+# %%
+settings = pd.Series({
+    "training / validation / test images":
+        f"{run.cfg['num_train']} / {run.cfg['num_val']} / {run.cfg['num_test']}",
+    "input size (px)": run.cfg["input_size"],
+    "batch size": run.cfg["batch_size"],
+    "learning rate (stage 1)": run.learning_rate(1),
+    "decay per update": run.profile.lr_decay,
+    "plateau: factor, patience (val_loss)":
+        f"{run.profile.reduce_lr_factor}, {run.profile.reduce_lr_patience}",
+    "early stop patience (val_accuracy)": run.profile.early_stop_patience,
+}, name="value", dtype=object).to_frame()
+display(settings)
+print(P.provenance(f"the {model_title(MODEL)} training settings"))
+
+# %%
+train.compile_model(model, run.learning_rate(1), run_eagerly=run.profile.run_eagerly)
+
+# %% [markdown]
+# ## Stage one: the head on a frozen backbone
+#
+# A new head starts from random weights, and its first updates are large and noisy. If the
+# backbone could learn at the same time, those updates would flow into it and wear away what
+# its weights already encode. So in stage one the backbone is frozen: no layer of it is
+# trainable, and only the head learns. `models.freeze_report` counts what trains right now.
+
+# %%
+stage1_freeze = models.freeze_report(model)
+display(pd.Series(stage1_freeze, name="stage 1").to_frame())
+print(P.provenance(f"the {model_title(MODEL)} stage-1 trainability"))
+
+# %% [markdown]
+# A frozen backbone returns the same features for the same image in every epoch, so running
+# it again each epoch is wasted work. With `feature_cache_views` above zero (the `smoke` and
+# `cpu` profiles use one view), stage one runs the backbone once over that many augmented
+# copies of each training image, keeps the pooled features, and trains the head alone on them,
+# each epoch drawing one cached copy per image. This is much cheaper on a CPU, and it is not
+# quite the thesis's procedure: with one view the head sees every training image in a single
+# augmented form instead of a fresh one each epoch. The `paper` profile trains stage one
+# through the backbone on fresh augmentation, as the thesis does, and
+# [notebook 04](04-vgg16.ipynb) measures what the number of views changes. The line below
+# says which way this run goes.
+
+# %%
+if run.cfg["feature_cache"]:
+    print(f"Stage 1 trains the head on cached features: {run.cfg['feature_cache_views']} "
+          "augmented view(s) of each training image through the frozen backbone.")
+else:
+    print("Stage 1 runs every batch through the frozen backbone, freshly augmented each epoch.")
+
+# %% [markdown]
+# `fit_stage` calls Keras's `fit` once per epoch with the callback described above. Before
+# each epoch it re-seeds every random draw (the order of the images, their augmentation,
+# dropout) from the run's seed and the epoch's number, and after it saves a checkpoint; so a
+# run that is stopped and resumed ends exactly where an uninterrupted one would. Each class is
+# weighted by the inverse of its share of the training images. The epoch log is folded away
+# in the book (click to show it).
+
+# %% tags=["hide-output"]
+stage1 = run.fit_stage(1, model)
+
+# %%
+display(pd.DataFrame(stage1, columns=train.HISTORY_COLUMNS).set_index("epoch").round(4))
+print(P.provenance(f"the {model_title(MODEL)} stage-1 epochs"))
+
+# %% [markdown]
+# ## Stage two: fine-tuning the top of the backbone
+#
+# Stage two unfreezes the last 50 layers of the backbone (section 4.5): in Keras's
+# EfficientNetB2 these reach from the end of stage six, through stage seven, to the final
+# 1×1 convolution and its normalisation. `models.set_stage` unfreezes them; the table
+# compares what trains in each stage.
+
+# %%
+models.set_stage(model, 2, trainable_tail=run.trainable_tail)
+freeze = pd.DataFrame({"stage 1": stage1_freeze, "stage 2": models.freeze_report(model)})
+display(freeze)
+print(P.provenance(f"the {model_title(MODEL)} trainability in both stages"))
+
+# %% [markdown]
+# Inside that tail the backbone's BatchNormalization layers stay frozen: `set_stage` skips
+# them, and the backbone runs with `training=False`, so neither their scale and offset nor
+# their running statistics move. The head's own batch normalisation (`head_bn`) is not part
+# of the backbone: it is new, so it learns in both stages. The last 50 backbone layers,
+# counted by type and trainability:
+
+# %%
+tail_layers = models.backbone_of(model).layers[-run.trainable_tail:]
+tail = pd.DataFrame({"layer type": [type(layer).__name__ for layer in tail_layers],
+                     "trainable": [layer.trainable for layer in tail_layers]})
+display(pd.crosstab(tail["layer type"], tail["trainable"]))
+print(P.provenance(f"the last {run.trainable_tail} {model_title(MODEL)} backbone layers"))
+
+# %% [markdown]
+# Stage two compiles again, at the profile's smaller fine-tuning rate (the thesis asks for "a
+# smaller" rate without giving one; the appendix [Protocol: thesis and ours](../book/protocol.md)
+# gives our reading). Compiling afresh also gives the stage a new optimizer, whose
+# moment estimates start from zero. The stage begins from the best weights of stage one.
+
+# %%
+train.compile_model(model, run.learning_rate(2), run_eagerly=run.profile.run_eagerly)
+print(f"Stage 2: learning rate {run.learning_rate(2):g}, at most {run.stage_epochs(2)} epochs")
+
+# %% tags=["hide-output"]
+stage2 = run.fit_stage(2, model)
+
+# %%
+display(pd.DataFrame(stage2, columns=train.HISTORY_COLUMNS).set_index("epoch").round(4))
+print(P.provenance(f"the {model_title(MODEL)} stage-2 epochs"))
+
+# %% [markdown]
+# ## Finishing the run
+#
+# `finish` puts the best epoch's weights back into the model (the one with the highest
+# validation accuracy, over all stages), predicts the validation and test images with it and
+# writes the rest of the run folder: `model.keras`, the predictions, `metrics.json`,
+# `timings.json`, and last `config.json` marked complete. The table sums up each stage.
+
+# %%
+run_dir = run.finish(model)
+record = evaluate.load_run(run_dir)
 print(f"Run folder: {P.rel(run_dir)}")
-display(evaluate.training_summary(run))
+display(evaluate.training_summary(record))
 print(P.provenance(f"the {model_title(MODEL)} training stages"))
 
 # %% [markdown]
 # ## Learning curves
 #
-# Loss and accuracy per epoch on the training and validation sets. For the transfer models a
-# vertical line marks where stage two (fine-tuning) begins.
+# Loss and accuracy per epoch on the training and validation sets; a vertical line marks
+# where stage two (fine-tuning) begins.
 
 # %%
-show_figure(plots.training_curves({run.name: run.history},
+show_figure(plots.training_curves({record.name: record.history},
                                   caption=P.provenance(), title=model_title(MODEL)))
 print(P.provenance(f"the {model_title(MODEL)} learning curves"))
 
@@ -209,6 +374,9 @@ print(P.provenance(f"the {model_title(MODEL)} accuracies"))
 #
 # - The network is built exactly from the configuration in `jewelnet_utils/contracts/config.py`; its
 #   parameter count is measured, and the thesis's approximate figure is shown beside it.
+# - Training is a few calls: build, compile, stage one, `set_stage(model, 2)` (the backbone's
+#   BatchNormalization layers stay frozen), compile again, stage two, `finish`; `jewelnet
+#   train` makes the same calls.
 # - The run folder written here holds everything the evaluation needs, including the
 #   predictions on the validation and test sets.
 # - Under the `smoke` profile the numbers only show that the code runs; under `cpu` they show
@@ -233,4 +401,7 @@ print(P.provenance(f"the {model_title(MODEL)} accuracies"))
 #   EfficientNet](https://keras.io/examples/vision/image_classification_efficientnet_fine_tuning/).
 # - The backbone as Keras ships it: [EfficientNet in
 #   keras.applications](https://keras.io/api/applications/efficientnet/).
+# - Every step of fine-tuning on one page: [image classification via fine-tuning with
+#   EfficientNet](https://keras.io/examples/vision/image_classification_efficientnet_fine_tuning/)
+#   on keras.io.
 # - Every work the book cites, in full: [References](../book/references.md).

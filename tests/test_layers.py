@@ -57,10 +57,6 @@ LAZY: dict[tuple[str, str], str] = {
     ("images.duplicates", "contracts.config"): PENDING,
     ("images.duplicates", "images.synth"): PENDING,
     ("images.duplicates", "contracts.utils"): PENDING,
-    ("book", "images.data"): PENDING,
-    ("book", "report.plots"): PENDING,
-    ("book", "images.synth"): PENDING,
-    ("book", "contracts.utils"): PENDING,
     ("tools.preflight", "tools.bench"): PENDING,
 }
 

@@ -14,11 +14,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import csv
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 from jewelnet_utils import cli
+from jewelnet_utils.book import ParameterError, check_params
 from jewelnet_utils.contracts import config
 from jewelnet_utils.contracts.config import PROFILES, JewelNetError
 from jewelnet_utils.images import data
@@ -360,3 +362,156 @@ def test_load_hparams_formats() -> None:
     assert train.load_hparams(nested, "vgg16") == {"learning_rate": 0.001}
     with pytest.raises(JewelNetError, match="aug_strength"):
         train.load_hparams({"aug_strength": -1}, "vgg16")
+
+
+# --------------------------------------------------------------------------- the step API
+
+def _steps(tiny_data: tuple[Path, Path], out: Path, model_name: str, **kwargs: object) -> Path:
+    """A run made the way notebooks 03-06 make it: one public step per cell."""
+    data_dir, split = tiny_data
+    run = train.open_run(model_name, data_dir, split, profile=TINY, out_dir=out, weights=None,
+                         progress=False, **kwargs)
+    model = run.build_model()
+    train.compile_model(model, run.learning_rate(1), run_eagerly=run.profile.run_eagerly)
+    stage1 = run.fit_stage(1, model)
+    assert [row["stage"] for row in stage1] == [1] * len(stage1) and stage1
+    if run.two_stage:
+        models.set_stage(model, 2, trainable_tail=run.trainable_tail)
+        train.compile_model(model, run.learning_rate(2), run_eagerly=run.profile.run_eagerly)
+        assert [row["stage"] for row in run.fit_stage(2, model)] == [2]
+    return run.finish(model)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cache", [True, False])
+def test_train_model_is_the_steps_a_notebook_calls(tiny_data, tmp_path, cache: bool) -> None:
+    """The CLI's train_model and the notebooks' step-by-step calls give the same run."""
+    by_cli = _run(tiny_data, tmp_path / "cli", "vgg16", feature_cache=cache)
+    by_steps = _steps(tiny_data, tmp_path / "steps", "vgg16", feature_cache=cache)
+    _assert_complete(by_steps, "vgg16", epochs=[1, 2], stages=[1, 2])
+    for name in ("history.csv", "metrics.json", "predictions_val.csv", "predictions_test.csv"):
+        assert (by_cli / name).read_text() == (by_steps / name).read_text(), name
+    for got, want in zip(models.load_model(by_steps / "model.keras").get_weights(),
+                         models.load_model(by_cli / "model.keras").get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.slow
+def test_fit_stage_on_a_finished_run_trains_nothing(tiny_data, tmp_path, monkeypatch) -> None:
+    """A notebook re-run over a finished run: the steps read what the run recorded, the model
+    holds the run's best weights, and no file of the run changes."""
+    run_dir = _run(tiny_data, tmp_path, "vgg16")
+    files = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    data_dir, split = tiny_data
+    run = train.open_run("vgg16", data_dir, split, profile=TINY, out_dir=tmp_path,
+                         weights=None, resume=True, progress=False)
+    assert run.complete and not run.resumed
+    model = run.build_model()
+    for got, want in zip(model.get_weights(),
+                         models.load_model(run_dir / "model.keras").get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a finished run was trained again")
+
+    recorded = _read_csv(run_dir / "history.csv")
+    with monkeypatch.context() as patch:  # undone before the conftest's check of fit
+        patch.setattr(keras.Model, "fit", no_training)
+        train.compile_model(model, run.learning_rate(1))
+        stage1 = run.fit_stage(1, model)
+        models.set_stage(model, 2, trainable_tail=run.trainable_tail)
+        train.compile_model(model, run.learning_rate(2))
+        stage2 = run.fit_stage(2, model)
+    assert [r["epoch"] for r in stage1 + stage2] == [int(r["epoch"]) for r in recorded]
+    assert [r["val_loss"] for r in stage1 + stage2] == pytest.approx(
+        [float(r["val_loss"]) for r in recorded], rel=1e-5)
+    assert run.finish(model) == run_dir
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == files
+
+
+@pytest.mark.parametrize("model_name", ["resnet50", "efficientnetb2"])
+def test_set_stage_unfreezes_the_tail_and_keeps_every_batchnorm_frozen(model_name: str) -> None:
+    model = models.build_model(model_name, num_classes=4, input_size=32, weights=None)
+    backbone = models.backbone_of(model)
+    assert models.freeze_report(model)["trainable"] == 0  # stage 1: all of it frozen
+    tail = config.MODEL_SPECS[model_name].trainable_tail
+    models.set_stage(model, 2)
+    norms = [layer for layer in backbone.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and not any(layer.trainable for layer in norms)
+    first = len(backbone.layers) - tail
+    for index, layer in enumerate(backbone.layers):
+        if layer.weights and layer not in norms:
+            assert layer.trainable == (index >= first), layer.name
+    weighted_tail = [layer for layer in backbone.layers[first:]
+                     if layer.weights and layer not in norms]
+    report = models.freeze_report(model)
+    assert report["trainable"] == len(weighted_tail) > 0
+    assert report["trainable BatchNormalization"] == 0
+    assert report["BatchNormalization layers"] == len(norms)
+    head_bn = [layer for layer in model.layers
+               if isinstance(layer, keras.layers.BatchNormalization)]
+    assert all(layer.trainable for layer in head_bn)  # EfficientNetB2's new head_bn learns
+    models.set_stage(model, 1)  # back to stage 1: the whole backbone is frozen again
+    in_backbone = {id(v) for v in backbone.weights}
+    assert not any(id(v) in in_backbone for v in model.trainable_weights)
+    assert models.freeze_report(model)["trainable"] == 0
+
+
+def test_steps_called_out_of_order_are_one_line_errors(tiny_data, tmp_path) -> None:
+    """What a notebook reader may get wrong is caught before anything trains (this test is
+    not marked slow: the conftest fails it if any of these calls reaches ``fit``)."""
+    data_dir, split = tiny_data
+    run = train.open_run("vgg16", data_dir, split, profile=TINY, out_dir=tmp_path,
+                         weights=None, progress=False)
+    model = run.build_model()
+    with pytest.raises(JewelNetError, match="compile the model"):
+        run.fit_stage(1, model)
+    train.compile_model(model, run.learning_rate(2))
+    with pytest.raises(JewelNetError, match=r"compiled at learning rate 1e-05.*starts at 0\.0001"):
+        run.fit_stage(1, model)
+    train.compile_model(model, run.learning_rate(1))
+    other = models.build_model("vgg16", num_classes=4, input_size=32, weights=None)
+    train.compile_model(other, run.learning_rate(1))
+    with pytest.raises(JewelNetError, match="build_model"):
+        run.fit_stage(1, other)
+    models.set_stage(model, 2)
+    with pytest.raises(JewelNetError, match=r"partly trainable.*set_stage\(model, 1\)"):
+        run.fit_stage(1, model)
+    with pytest.raises(JewelNetError, match="stage 1 is not fitted"):
+        run.finish(model)
+    models.set_stage(model, 1)
+    train.compile_model(model, run.learning_rate(2))
+    with pytest.raises(JewelNetError, match=r"frozen.*set_stage\(model, 2\)"):
+        run.fit_stage(2, model)
+    assert json.loads((run.run_dir / "config.json").read_text())["status"] == "running"
+
+    custom = train.open_run("custom_cnn", data_dir, split, profile=TINY, out_dir=tmp_path,
+                            weights=None, progress=False)
+    cnn = custom.build_model()
+    train.compile_model(cnn, custom.learning_rate(1))
+    with pytest.raises(JewelNetError, match="custom_cnn trains in one stage"):
+        custom.fit_stage(2, cnn)
+
+
+@pytest.mark.slow
+def test_notebook_open_run_refuses_a_finished_run_made_with_other_weights(tiny_data,
+                                                                           tmp_path) -> None:
+    """The notebooks' ``P.open_run`` reopens its own finished run, but a finished run made
+    with other weights is a one-line ParameterError asking for RETRAIN, not silently reused."""
+    data_dir, _ = tiny_data
+    params = {"PROFILE": "smoke", "DATA_DIR": str(data_dir), "SEED": 42,
+              "ARTIFACTS": str(tmp_path / "artifacts")}
+    notebook = check_params(WEIGHTS="none", **params)
+    run = notebook.open_run("custom_cnn", progress=False)
+    model = run.build_model()
+    train.compile_model(model, run.learning_rate(1))
+    run.fit_stage(1, model)
+    run.finish(model)
+    assert notebook.open_run("custom_cnn", progress=False).complete
+
+    weights_file = tmp_path / "other.weights.h5"
+    model.save_weights(weights_file)
+    other = check_params(WEIGHTS=str(weights_file), **params)
+    with pytest.raises(ParameterError, match=r"other data or weights.*RETRAIN = True"):
+        other.open_run("custom_cnn", progress=False)

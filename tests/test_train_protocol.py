@@ -68,7 +68,7 @@ def _trainer(run_dir: Path) -> train._Trainer:
     keras.utils.set_random_seed(0)
     trainer.model = models.build_model("custom_cnn", num_classes=4, input_size=SIZE,
                                        weights=None)
-    trainer.compile(trainer.model, BASE_LR)
+    train.compile_model(trainer.model, BASE_LR)
     trainer.model.optimizer.build(trainer.model.trainable_variables)
     return trainer
 

@@ -252,7 +252,8 @@ def _load_backbone_file(name: str, backbone: keras.Model, path: Path,
 
 # --------------------------------------------------------------------------- builders
 
-def _custom_cnn(size: int, num_classes: int, hp: dict[str, Any]) -> keras.Model:
+def custom_cnn(size: int, num_classes: int, hp: dict[str, Any]) -> keras.Model:
+    """Table 4.3's network, randomly initialised (``build_model`` resolves ``hp``)."""
     reg = hp["l2"]
     inputs = keras.Input((size, size, 3), name="image")
     x = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
@@ -307,7 +308,9 @@ def head_layers(name: str, num_classes: int, hp: dict[str, Any]) -> list[keras.l
     return layers
 
 
-def _transfer(name: str, size: int, num_classes: int, hp: dict[str, Any]) -> keras.Model:
+def transfer_model(name: str, size: int, num_classes: int, hp: dict[str, Any]) -> keras.Model:
+    """A backbone without its ImageNet classifier, then pooling and the thesis's head
+    (``build_model`` resolves ``hp`` and loads the backbone's weights)."""
     inputs = keras.Input((size, size, 3), name="image")
     x = inputs
     if name in BackbonePreprocess._FUNCS:
@@ -359,9 +362,9 @@ def build_model(
                      else Path(weights) if kind in ("backbone_file", "pretext_file") else None)
 
     if name == "custom_cnn":
-        model = _custom_cnn(size, num_classes, hp)
+        model = custom_cnn(size, num_classes, hp)
     else:
-        model = _transfer(name, size, num_classes, hp)
+        model = transfer_model(name, size, num_classes, hp)
         if backbone_file is not None:
             _load_backbone_file(name, backbone_of(model), backbone_file,
                                 imagenet=kind != "pretext_file")
@@ -409,6 +412,8 @@ def set_stage(model: keras.Model, stage: int, trainable_tail: int | None = None)
         return
     if stage == 1:
         backbone.trainable = False
+        for layer in backbone.layers:  # Keras leaves the flags stage 2 set on inner layers
+            layer.trainable = False
         return
     if trainable_tail is None:
         trainable_tail = MODEL_SPECS[model_name_of(model)].trainable_tail or 0
@@ -418,6 +423,23 @@ def set_stage(model: keras.Model, stage: int, trainable_tail: int | None = None)
         layer.trainable = index >= first and not isinstance(
             layer, keras.layers.BatchNormalization
         )
+
+
+def freeze_report(model: keras.Model) -> dict[str, int]:
+    """How much of a transfer model's backbone trains as its trainability is now set:
+    layers with weights, how many are trainable, and the same for BatchNormalization."""
+    backbone = backbone_of(model)
+    if backbone is None:
+        raise JewelNetError(f"{model.name} has no pretrained backbone to freeze")
+    weighted = [layer for layer in backbone.layers if layer.weights]
+    norms = [layer for layer in weighted if isinstance(layer, keras.layers.BatchNormalization)]
+    return {
+        "backbone layers with weights": len(weighted),
+        "trainable": sum(layer.trainable for layer in weighted),
+        "BatchNormalization layers": len(norms),
+        "trainable BatchNormalization": sum(layer.trainable for layer in norms),
+        "trainable parameters (whole model)": count_params(model)["trainable"],
+    }
 
 
 def feature_model(model: keras.Model) -> keras.Model:

@@ -1,6 +1,10 @@
 """Training: one protocol for all four models (thesis 4.6, Table 4.4, Listing C.2).
 
-``train_model`` writes one run folder (ARCHITECTURE.md) and can be killed at any moment:
+A run is a few public steps (``open_run``, then ``TrainingRun.build_model``,
+``compile_model``, ``TrainingRun.fit_stage`` per stage and ``TrainingRun.finish``; see "public
+API" below). ``train_model`` (``jewelnet train``) calls them in order and notebooks 03-06 call
+them one per cell, so both train the same way. A run writes one run folder (ARCHITECTURE.md)
+and can be killed at any moment:
 every file is replaced atomically, each epoch ends with a checkpoint in ``checkpoints/``
 (``state.json`` plus NumPy archives of the best weights and of the last epoch's weights and
 optimizer state), and ``resume=True`` continues from the last finished epoch. Each epoch's
@@ -421,16 +425,17 @@ def _repeat(dataset: Any, repeats: int) -> Any:
     return _Repeated(dataset, repeats)
 
 
-def _strategy_scope(strategy: str) -> contextlib.AbstractContextManager:
+def _make_strategy(strategy: str) -> Any:
+    """The tf.distribute strategy a run's steps enter; None for Keras's default."""
     if strategy == "default":
-        return contextlib.nullcontext()
+        return None
     if strategy == "mirrored":
         if keras.backend.backend() != "tensorflow":
             raise JewelNetError("strategy 'mirrored' needs the TensorFlow backend; "
                                 f"Keras runs on {keras.backend.backend()}")
         import tensorflow as tf
 
-        return tf.distribute.MirroredStrategy().scope()
+        return tf.distribute.MirroredStrategy()
     raise JewelNetError(f"unknown strategy {strategy!r}; choose default or mirrored")
 
 
@@ -459,7 +464,8 @@ def _stage_counters() -> dict[str, Any]:
 
 
 class _Trainer:
-    """One run's state and the stage logic; ``train_model`` is the public face."""
+    """One run's protocol state, checkpoints and epoch loop; :class:`TrainingRun` is the
+    public face."""
 
     def __init__(self, model_name: str, profile: Profile, run_dir: Path, seed: int,
                  hparams: dict[str, Any], progress: bool) -> None:
@@ -533,11 +539,6 @@ class _Trainer:
         if self.progress:
             print(f"[{self.run_dir.name}] {text}", flush=True)
 
-    def compile(self, fitted: keras.Model, lr: float) -> None:
-        fitted.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
-                       loss="categorical_crossentropy", metrics=["accuracy"],
-                       run_eagerly=self.profile.run_eagerly)
-
     def fit_stage(self, stage: int, fitted: keras.Model, epochs: int, lr: float,
                   epoch_data: Callable[[int], Any], val_data: Any,
                   class_weight: dict[int, float] | None, resuming: bool) -> None:
@@ -546,14 +547,16 @@ class _Trainer:
         ``epoch_data(seed)`` builds one epoch's training data. Before each epoch every random
         stream (data order, augmentation, dropout) restarts from :func:`_epoch_seed`, so the
         epoch draws the same numbers whether or not the run was killed and resumed before it.
-        The compiled train function is kept across the calls (no recompile).
+        ``fitted`` comes compiled (``compile_model``, or sharing the full model's optimizer); the
+        compiled train function is kept across the calls (no recompile).
         """
         st = self.state
         if stage in st["stages_done"] or epochs <= 0:
             return
         if st["stage"] != stage:
             st.update(stage=stage, stage_epochs_done=0, **_stage_counters())
-        self.compile(fitted, lr)
+        if fitted.optimizer is None:
+            raise JewelNetError("compile the model first (train.compile_model)")
         if resuming and st["stage_epochs_done"] > 0:
             self.restore_optimizer(fitted)
         callbacks = [ThesisProtocol(self, stage, lr, epochs)]
@@ -649,6 +652,410 @@ def _timer(store: dict[str, float], key: str) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------- public API
+# One run is a short sequence of steps. ``train_model`` (the CLI) calls them in order, and
+# notebooks 03-06 call the same steps one cell at a time:
+#
+#     run = open_run(model_name, data_dir, split_path, profile, out_dir, seed=...)
+#     model = run.build_model()
+#     compile_model(model, run.learning_rate(1), run_eagerly=run.profile.run_eagerly)
+#     run.fit_stage(1, model)
+#     models.set_stage(model, 2, trainable_tail=run.trainable_tail)   # transfer models only
+#     compile_model(model, run.learning_rate(2), run_eagerly=run.profile.run_eagerly)
+#     run.fit_stage(2, model)
+#     run.finish(model)
+
+LOSS = "categorical_crossentropy"  # labels arrive one-hot (data.make_dataset)
+
+
+def compile_model(model: keras.Model, learning_rate: float, run_eagerly: bool = False) -> None:
+    """Adam at ``learning_rate``, cross-entropy on one-hot labels, accuracy (Table 4.4).
+
+    The project's one compile: training, tuning and the benchmarks call it. Keras 3's Adam has
+    no ``decay`` argument; while a stage is fitted, :class:`ThesisProtocol` sets the rate before
+    every update (the thesis's decay and the plateau halving)."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                  loss=LOSS, metrics=["accuracy"], run_eagerly=run_eagerly)
+
+
+def open_run(
+    model_name: str,
+    data_dir: str | os.PathLike[str],
+    split_path: str | os.PathLike[str],
+    profile: str | Profile = "cpu",
+    out_dir: str | os.PathLike[str] = "artifacts",
+    seed: int = 42,
+    weights: str | os.PathLike[str] | None = PROFILE_DEFAULT,
+    hparams: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    strategy: str = "default",
+    feature_cache: bool = True,
+    progress: bool = True,
+) -> TrainingRun:
+    """The first step of a run: check every input, decode the split's images and open the run
+    folder ``out_dir/<model>-<profile>-s<seed>/`` (its config.json says "running").
+
+    Arguments as :func:`train_model`. Every input is checked before the folder exists. With
+    ``resume`` a finished run comes back with ``complete`` set (nothing is loaded or trained),
+    an interrupted one with its checkpoint state. With ``overwrite`` the old run is kept aside
+    until :meth:`TrainingRun.finish` and brought back if a step fails.
+    """
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    run_dir = Path(out_dir) / run_name(check_model(model_name), prof.name, seed)
+    previous = _move_previous_run(run_dir) if overwrite else None
+    try:
+        with _mark_failed_start(run_dir):
+            run = _open(model_name, data_dir, split_path, prof, out_dir, int(seed), weights,
+                        hparams, resume, overwrite, strategy, feature_cache, progress)
+    except BaseException:
+        _bring_back(run_dir, previous)
+        raise
+    run._previous = previous
+    return run
+
+
+def _resolve_weights(model_name: str, weights: Any,
+                     prof: Profile) -> tuple[Any, str, dict[str, Any]]:
+    """(weights to build with, the label config.json records, extra provenance fields)."""
+    if weights == PROFILE_DEFAULT:
+        weights = prof.default_weights
+    kind = models.weights_kind(model_name, weights)
+    if kind == "pretext":
+        # Our own backbone for this profile's recipe: the run names the source ("pretext")
+        # and records which cached file and recipe it was; a missing file is a clear error.
+        source = pretrain.weights_record(model_name, prof)
+        return source["weights_file"], "pretext", source
+    if kind in ("model_file", "backbone_file", "pretext_file"):
+        return weights, str(Path(weights).resolve()), {}
+    if kind == "imagenet":
+        models.imagenet_weights_file(model_name)  # fail before loading any data
+    return weights, "none" if kind == "none" else _weights_label(weights), {}
+
+
+def _open(model_name: str, data_dir: Any, split_path: Any, prof: Profile, out_dir: Any,
+          seed: int, weights: Any, hparams: Any, resume: bool, overwrite: bool, strategy: str,
+          feature_cache: bool, progress: bool) -> TrainingRun:
+    """The body of :func:`open_run`, which guards the run folder around it."""
+    t_start = time.perf_counter()
+    if strategy not in ("default", "mirrored"):
+        raise JewelNetError(f"unknown strategy {strategy!r}; choose default or mirrored")
+    hp = load_hparams(hparams, model_name)
+    weights, weights_label, weights_source = _resolve_weights(model_name, weights, prof)
+    split_path, data_dir = Path(split_path), Path(data_dir)
+    if not split_path.is_file():
+        raise JewelNetError(f"split manifest not found: {split_path}; create it with "
+                            f"`jewelnet split {data_dir} --out {split_path}`")
+    manifest = data.load_manifest(split_path)
+    _check_data_dir(manifest, data_dir, split_path)
+    # A profile without cached views (paper) trains stage 1 on fresh augmentation.
+    use_cache = bool(feature_cache and MODEL_SPECS[model_name].two_stage
+                     and prof.feature_cache_views > 0)
+    cfg = _run_config(model_name, prof, seed, hp, manifest, data_dir, split_path, strategy,
+                      use_cache)
+    cfg.update(weights=weights_label, **weights_source)
+    run_dir = Path(out_dir) / run_name(model_name, prof.name, seed)
+    saved = _prepare_run_dir(run_dir, cfg, resume, overwrite)
+    run = TrainingRun(model_name, prof, run_dir, seed, hp, weights, cfg, progress, t_start)
+    if saved == "complete":
+        run._reopen_complete()
+    else:
+        run._load_splits(manifest, data_dir)
+        run._start(saved)
+    return run
+
+
+def _run_config(model_name: str, prof: Profile, seed: int, hp: dict[str, Any],
+                manifest: dict[str, Any], data_dir: Path, split_path: Path, strategy: str,
+                use_cache: bool) -> dict[str, Any]:
+    """What config.json records about the run before it starts (weights are added after)."""
+    aug_strength = float(hp.get("aug_strength", 1.0))
+    return {
+        "model": model_name, "profile": prof.to_dict(), "seed": seed,
+        "hparams": hp, "model_hparams": models.resolve_hparams(model_name, hp),
+        "data_dir": str(data_dir), "split": str(split_path), "split_seed": manifest.get("seed"),
+        "data_hash": data.data_hash(manifest), "classes": list(manifest["classes"]),
+        "input_size": prof.input_size(model_name),
+        "batch_size": int(hp.get("batch_size", prof.batch_size)),
+        "learning_rate": float(hp.get("learning_rate", prof.learning_rate)),
+        "lr_decay": prof.lr_decay, "fine_tune_lr": prof.fine_tune_lr,
+        "aug_strength": aug_strength,
+        "augmentation": dict(vars(prof.augmentation.scaled(aug_strength))),
+        "feature_cache": use_cache,
+        "feature_cache_views": prof.feature_cache_views if use_cache else 0,
+        "strategy": strategy, "max_train_per_class": prof.max_train_per_class,
+        "epoch_repeats": prof.epoch_repeats,
+        "jewelnet_version": __version__, "library_versions": library_versions(),
+    }
+
+
+class TrainingRun:
+    """One run folder, trained step by step; :func:`open_run` makes it.
+
+    ``complete`` is True once :meth:`finish` has written the run (or when ``open_run`` found it
+    finished); ``resumed`` when it continues an interrupted run from its checkpoint.
+    """
+
+    def __init__(self, model_name: str, profile: Profile, run_dir: Path, seed: int,
+                 hparams: dict[str, Any], weights: Any, cfg: dict[str, Any], progress: bool,
+                 t_start: float) -> None:
+        self.model_name, self.profile, self.run_dir, self.seed = model_name, profile, run_dir, seed
+        self.hparams, self.weights, self.cfg = hparams, weights, cfg
+        self.complete = self.resumed = False
+        self._trainer = _Trainer(model_name, profile, run_dir, seed, hparams, progress)
+        self._t_start = t_start
+        self._previous: Path | None = None  # the overwritten run, kept until finish
+        self._strategy: Any = None
+        self._splits: tuple[Any, Any, Any] | None = None  # train, val, test arrays
+        self._class_weights: dict[int, float] = {}
+        self._val_data: Any = None
+        self._augmenter: keras.Model | None = None
+
+    # ---- what the run is
+    @property
+    def two_stage(self) -> bool:
+        """True for the transfer models: head on a frozen backbone, then fine-tuning."""
+        return MODEL_SPECS[self.model_name].two_stage
+
+    @property
+    def trainable_tail(self) -> int:
+        """How many of the backbone's last layers stage 2 unfreezes (Table B.1 or hparams)."""
+        return int(self.cfg["model_hparams"]["trainable_tail"] or 0)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The protocol's state: epochs, best epoch, stages done (checkpoints/state.json)."""
+        return self._trainer.state
+
+    def learning_rate(self, stage: int) -> float:
+        """Stage 1's rate (profile or hparams); stage 2 fine-tunes at the profile's smaller one."""
+        return float(self.cfg["learning_rate"] if stage == 1 else self.cfg["fine_tune_lr"])
+
+    def stage_epochs(self, stage: int) -> int:
+        """The most epochs a stage may run (early stopping may end it sooner)."""
+        if stage == 2:
+            return self.profile.stage2_epochs if self.two_stage else 0
+        return self.profile.stage1_epochs if self.two_stage else self.profile.max_epochs
+
+    def history(self, stage: int | None = None) -> list[dict[str, Any]]:
+        """The epochs trained so far (history.csv's rows), of one stage or all."""
+        return [row for row in self.state["history"] if stage in (None, row["stage"])]
+
+    def log(self, text: str) -> None:
+        self._trainer.log(text)
+
+    # ---- the steps
+    def build_model(self) -> keras.Model:
+        """The run's network (``models.build_model``) with the weights it continues from:
+        the seed's initialisation, an interrupted run's checkpoint, or a finished run's best."""
+        with self._step():
+            set_seed(self.seed)  # one seed fixes the initial weights
+            model = models.build_model(
+                self.model_name, num_classes=len(self.cfg["classes"]),
+                input_size=self.cfg["input_size"], hparams=self.hparams,
+                weights=None if self.complete else self.weights)
+            self._trainer.model = model
+            if self.complete:
+                model.set_weights(models.load_model(self.run_dir / "model.keras").get_weights())
+                return model
+            if self.resumed:
+                self._trainer.restore_weights()
+            self.cfg.update(params=models.count_params(model), flops=models.flops(model))
+            atomic_write_json(self.run_dir / "config.json", self.cfg)
+        return model
+
+    def fit_stage(self, stage: int, model: keras.Model) -> list[dict[str, Any]]:
+        """Fit one stage under the thesis protocol and return its epochs (history rows).
+
+        ``model`` is the one :meth:`build_model` returned, compiled at
+        ``learning_rate(stage)`` and frozen for the stage (``models.set_stage``). A stage
+        this run already finished is not trained again; an interrupted one continues from its
+        last checkpoint (weights, optimizer and the protocol's counters)."""
+        self._check_fit(stage, model)
+        if stage not in self.state["stages_done"] and self.stage_epochs(stage) > 0:
+            with self._step():
+                self._prepare_inputs()
+                if stage == 1:
+                    self._fit_first_stage(model)
+                else:
+                    self._fit_second_stage(model)
+        return self.history(stage)
+
+    def finish(self, model: keras.Model) -> Path:
+        """Load the best epoch's weights into ``model``, predict the val and test images and
+        write model.keras, the predictions, metrics.json and timings.json, then config.json
+        with status "complete". A finished run is left as it is. Returns the run folder."""
+        if model is not self._trainer.model:
+            raise JewelNetError("finish takes the model that this run's build_model() returned")
+        if not self.complete:
+            missing = [s for s in (1, 2) if self.stage_epochs(s) > 0
+                       and s not in self.state["stages_done"]]
+            if missing:
+                raise JewelNetError(f"{self.run_dir.name}: stage {missing[0]} is not fitted yet; "
+                                    f"call fit_stage({missing[0]}, model) first")
+            with self._step():
+                _finish(self._trainer, self.cfg, *self._splits, int(self.cfg["batch_size"]),
+                        self._t_start)
+            self.complete = True
+        if self._previous is not None:  # the new run is complete: the old one may go
+            shutil.rmtree(self._previous, ignore_errors=True)
+            self._previous = None
+        return self.run_dir
+
+    # ---- opening (called by open_run)
+    def _reopen_complete(self) -> None:
+        """A finished run: its own config and recorded epochs, nothing to load or train."""
+        self.complete = True
+        self.cfg = read_json(self.run_dir / "config.json")
+        self.hparams = dict(self.cfg.get("hparams") or {})
+        state_path = self.run_dir / "checkpoints" / "state.json"
+        if state_path.is_file():
+            self._trainer.state = read_json(state_path)
+
+    def _load_splits(self, manifest: dict[str, Any], data_dir: Path) -> None:
+        # Decoded (and every file's hash checked) before the run folder exists: a split made
+        # for another folder, or a changed photo, must not leave a half-started run behind.
+        size, seed = self.cfg["input_size"], self.seed
+        train = data.load_split_arrays(manifest, "train", size, data_dir=data_dir,
+                                       max_per_class=self.profile.max_train_per_class, seed=seed)
+        val = data.load_split_arrays(manifest, "val", size, data_dir=data_dir)
+        test = data.load_split_arrays(manifest, "test", size, data_dir=data_dir)
+        if len(train) == 0 or len(val) == 0:
+            raise JewelNetError(f"split manifest {self.cfg['split']} has an empty train or val "
+                                "subset")
+        self._splits = (train, val, test)
+        classes = self.cfg["classes"]
+        self._class_weights = data.class_weights(train.labels, len(classes))
+        self.cfg.update(num_train=len(train), num_val=len(val), num_test=len(test),
+                        class_weights={classes[k]: v for k, v in self._class_weights.items()})
+
+    def _start(self, saved: dict[str, Any] | None) -> None:
+        """Write config.json ("running"); continue from ``saved`` checkpoint state if any."""
+        if isinstance(saved, dict):
+            self.resumed = True
+            self._trainer.state = saved
+            old = read_json(self.run_dir / "config.json")
+            self.cfg.update(started_at=old.get("started_at", _now()), resumed_at=_now())
+        else:
+            self.cfg["started_at"] = _now()
+        self.cfg["status"] = "running"
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise JewelNetError(f"cannot create the run folder {self.run_dir}: "
+                                f"{err.strerror or err}") from err
+        atomic_write_json(self.run_dir / "config.json", self.cfg)
+        _enable_determinism()
+
+    def distribution_scope(self) -> contextlib.AbstractContextManager:
+        """The scope of the run's tf.distribute strategy ("mirrored"), in which its model and
+        optimizer must be made; a no-op for the default strategy."""
+        if self._strategy is None:
+            self._strategy = _make_strategy(self.cfg["strategy"])
+        return self._strategy.scope() if self._strategy else contextlib.nullcontext()
+
+    # ---- helpers of the steps
+    @contextlib.contextmanager
+    def _step(self) -> Iterator[None]:
+        """Run a step inside the run's distribution strategy. If it fails, an overwritten run
+        comes back; a start that never reached its first checkpoint is marked "failed"."""
+        try:
+            with self.distribution_scope():
+                yield
+        except BaseException as err:
+            if self._previous is not None:
+                _bring_back(self.run_dir, self._previous)
+                self._previous = None
+            elif isinstance(err, Exception) and not self.complete:
+                _mark_failed(self.run_dir, err)
+            raise
+
+    def _check_fit(self, stage: int, model: keras.Model) -> None:
+        """Clear errors for a step called out of order (as a notebook reader might)."""
+        if stage not in (1, 2):
+            raise JewelNetError(f"stage must be 1 or 2, got {stage!r}")
+        if stage == 2 and not self.two_stage:
+            raise JewelNetError(f"{self.model_name} trains in one stage; it has no stage 2")
+        if model is not self._trainer.model:
+            raise JewelNetError("fit_stage trains the model that this run's build_model() "
+                                "returned")
+        if getattr(model, "optimizer", None) is None:
+            raise JewelNetError(f"compile the model before stage {stage}: "
+                                f"compile_model(model, run.learning_rate({stage}))")
+        compiled, wanted = _float(model.optimizer.learning_rate), self.learning_rate(stage)
+        if not math.isclose(compiled, wanted, rel_tol=1e-5):
+            raise JewelNetError(f"the model is compiled at learning rate {compiled:g}, but stage "
+                                f"{stage} starts at {wanted:g}: compile_model(model, "
+                                f"run.learning_rate({stage}))")
+        backbone = models.backbone_of(model)
+        in_backbone = {id(v) for v in backbone.weights} if backbone is not None else set()
+        unfrozen = any(id(v) in in_backbone for v in model.trainable_weights)
+        if backbone is not None and unfrozen != (stage == 2 and self.trainable_tail > 0):
+            raise JewelNetError(f"the backbone is {'partly trainable' if unfrozen else 'frozen'}"
+                                f", which stage {stage} does not expect: call "
+                                f"models.set_stage(model, {stage}) first")
+
+    def _prepare_inputs(self) -> None:
+        """The validation pipeline and the augmenter, built once, at the first fit."""
+        if self._val_data is None:
+            _, val, _ = self._splits
+            self._val_data = data.make_dataset(val.images, val.labels, len(self.cfg["classes"]),
+                                               int(self.cfg["batch_size"]), training=False,
+                                               seed=self.seed)
+            aug_cfg = self.profile.augmentation.scaled(float(self.cfg["aug_strength"]))
+            self._augmenter = augment.build_augmenter(aug_cfg, seed=self.seed)
+
+    def _image_epoch(self, epoch_seed: int) -> Any:
+        """One epoch of shuffled, augmented images, its draws fixed by ``epoch_seed``."""
+        train = self._splits[0]
+        _reseed_generators(self._augmenter, epoch_seed, stream=1)
+        return _repeat(data.make_dataset(train.images, train.labels, len(self.cfg["classes"]),
+                                         int(self.cfg["batch_size"]), training=True,
+                                         augment=self._augmenter, seed=epoch_seed),
+                       self.profile.epoch_repeats)
+
+    def _fit_first_stage(self, model: keras.Model) -> None:
+        epochs, lr = self.stage_epochs(1), self.learning_rate(1)
+        if self.cfg["feature_cache"]:
+            self._fit_head_on_cached_features(model, epochs, lr)
+        else:
+            what = "frozen backbone" if self.two_stage else "all layers"
+            self.log(f"stage 1: {what}, up to {epochs} epochs at {self.cfg['input_size']} px")
+            self._trainer.fit_stage(1, model, epochs, lr, self._image_epoch, self._val_data,
+                                    self._class_weights, self.resumed)
+        (self.run_dir / "checkpoints" / "features.npz").unlink(missing_ok=True)
+
+    def _fit_head_on_cached_features(self, model: keras.Model, epochs: int, lr: float) -> None:
+        """Stage 1 of a transfer model on features the frozen backbone computed once per
+        cached view; the head shares its layers (and the compiled optimizer) with ``model``."""
+        train, val, _ = self._splits
+        classes, batch_size = len(self.cfg["classes"]), int(self.cfg["batch_size"])
+        aug_cfg = self.profile.augmentation.scaled(float(self.cfg["aug_strength"]))
+        feats, val_feats = _cached_features(self._trainer, model, train, val, aug_cfg,
+                                            batch_size)
+        head = models.head_model(model)
+        head.compile(optimizer=model.optimizer, loss=LOSS, metrics=["accuracy"],
+                     run_eagerly=model.run_eagerly)
+        sample_w = np.array([self._class_weights[int(k)] for k in train.labels],
+                            dtype="float32")
+        onehot = _onehot(train.labels, classes)
+
+        def cached_views(epoch_seed: int) -> _CachedViews:
+            return _CachedViews(feats, onehot, sample_w, batch_size, seed=epoch_seed,
+                                repeats=self.profile.epoch_repeats)
+        self.log(f"stage 1: head on cached features ({feats.shape[0]} views x "
+                 f"{feats.shape[1]} images), up to {epochs} epochs")
+        self._trainer.fit_stage(1, head, epochs, lr, cached_views,
+                                (val_feats, _onehot(val.labels, classes)), None, self.resumed)
+
+    def _fit_second_stage(self, model: keras.Model) -> None:
+        st, epochs, lr = self.state, self.stage_epochs(2), self.learning_rate(2)
+        if st.get("stage") != 2 or st["stage_epochs_done"] == 0:
+            self._trainer.restore_best()  # stage 2 starts from stage 1's best weights
+        self.log(f"stage 2: head + last {self.trainable_tail} backbone layers (BatchNorm "
+                 f"frozen), up to {epochs} epochs at lr {lr:g}")
+        self._trainer.fit_stage(2, model, epochs, lr, self._image_epoch, self._val_data,
+                                self._class_weights, self.resumed)
+
 
 def train_model(
     model_name: str,
@@ -665,7 +1072,9 @@ def train_model(
     feature_cache: bool = True,
     progress: bool = True,
 ) -> Path:
-    """Train ``model_name`` under ``profile`` and write ``out_dir/<model>-<profile>-s<seed>/``.
+    """Train ``model_name`` under ``profile`` and write ``out_dir/<model>-<profile>-s<seed>/``:
+    the steps of a run (see the top of this section), in order, inside the run's distribution
+    scope. Returns the run folder.
 
     ``weights`` defaults to the profile's (``"imagenet"`` for paper, None for cpu/smoke);
     None/"none" means random initialisation, a path loads a local file (see
@@ -673,13 +1082,29 @@ def train_model(
     never replaced unless ``overwrite``; ``resume`` continues an interrupted one (and returns
     a complete one untouched). ``feature_cache=False`` trains stage 1 through the frozen
     backbone instead of on cached features (same result in distribution, slower).
-    Returns the run folder.
     """
-    prof = profile if isinstance(profile, Profile) else get_profile(profile)
-    run_dir = Path(out_dir) / run_name(check_model(model_name), prof.name, seed)
-    with _keep_previous_run(run_dir, overwrite), _mark_failed_start(run_dir):
-        return _train_model(model_name, data_dir, split_path, prof, out_dir, seed, weights,
-                            hparams, resume, overwrite, strategy, feature_cache, progress)
+    run = open_run(model_name, data_dir, split_path, profile, out_dir, seed=seed,
+                   weights=weights, hparams=hparams, resume=resume, overwrite=overwrite,
+                   strategy=strategy, feature_cache=feature_cache, progress=progress)
+    return complete_run(run)
+
+
+def complete_run(run: TrainingRun) -> Path:
+    """Every step of an opened run, in order, inside its distribution scope: build, compile,
+    stage 1, and for a transfer model the unfreeze, recompile and stage 2; then the finish.
+    A complete run is returned untouched. Returns the run folder."""
+    if run.complete:
+        run.log("already complete; nothing to resume")
+        return run.run_dir
+    with run.distribution_scope():  # a no-op unless strategy="mirrored"
+        model = run.build_model()
+        compile_model(model, run.learning_rate(1), run_eagerly=run.profile.run_eagerly)
+        run.fit_stage(1, model)
+        if run.two_stage:
+            models.set_stage(model, 2, trainable_tail=run.trainable_tail)
+            compile_model(model, run.learning_rate(2), run_eagerly=run.profile.run_eagerly)
+            run.fit_stage(2, model)
+        return run.finish(model)
 
 
 def _config_stamp(path: Path) -> tuple[int, int, int] | None:
@@ -691,34 +1116,38 @@ def _config_stamp(path: Path) -> tuple[int, int, int] | None:
     return info.st_ino, info.st_mtime_ns, info.st_size
 
 
+def _mark_failed(run_dir: Path, err: BaseException) -> None:
+    """Set a running run's status to "failed" when no epoch was checkpointed: there is
+    nothing to resume, so the next (corrected) command may replace the folder."""
+    cfg_path = run_dir / "config.json"
+    if (run_dir / "checkpoints" / "state.json").is_file():
+        return
+    with contextlib.suppress(JewelNetError, OSError):  # keep the first error
+        cfg = read_json(cfg_path)
+        if isinstance(cfg, dict) and cfg.get("status") == "running":
+            cfg.update(status="failed", failed_at=_now(), error=str(err))
+            atomic_write_json(cfg_path, cfg)
+
+
 @contextlib.contextmanager
 def _mark_failed_start(run_dir: Path) -> Iterator[None]:
-    """If this call wrote the run's config.json and then failed before any epoch was
-    checkpointed, set its status to "failed": there is nothing to resume, so the next
-    (corrected) command may replace the folder instead of refusing it as interrupted."""
-    cfg_path = run_dir / "config.json"
-    before = _config_stamp(cfg_path)
+    """:func:`_mark_failed` on an error, if this call wrote the run's config.json (a run
+    folder some earlier command left is not this call's to mark)."""
+    before = _config_stamp(run_dir / "config.json")
     try:
         yield
     except Exception as err:
-        stamp = _config_stamp(cfg_path)
-        started_here = stamp is not None and stamp != before
-        if started_here and not (run_dir / "checkpoints" / "state.json").is_file():
-            with contextlib.suppress(JewelNetError, OSError):  # keep the first error
-                cfg = read_json(cfg_path)
-                if isinstance(cfg, dict) and cfg.get("status") == "running":
-                    cfg.update(status="failed", failed_at=_now(), error=str(err))
-                    atomic_write_json(cfg_path, cfg)
+        stamp = _config_stamp(run_dir / "config.json")
+        if stamp is not None and stamp != before:
+            _mark_failed(run_dir, err)
         raise
 
 
-@contextlib.contextmanager
-def _keep_previous_run(run_dir: Path, overwrite: bool) -> Iterator[None]:
-    """With --overwrite, move the old run aside and bring it back if the new one fails, so a
-    full disk or a crash never loses a finished run; drop it once the new run is complete."""
-    if not (overwrite and (run_dir / "config.json").is_file()):
-        yield
-        return
+def _move_previous_run(run_dir: Path) -> Path | None:
+    """With --overwrite, move the old run aside (brought back if the new one fails, dropped
+    once it is complete), so a full disk or a crash never loses a finished run."""
+    if not (run_dir / "config.json").is_file():
+        return None
     backup = run_dir.with_name(f".{run_dir.name}.previous")
     try:
         if backup.exists():
@@ -727,185 +1156,13 @@ def _keep_previous_run(run_dir: Path, overwrite: bool) -> Iterator[None]:
     except OSError as err:
         raise JewelNetError(f"cannot move the previous run {run_dir} aside: "
                             f"{err.strerror or err}") from err
-    try:
-        yield
-    except BaseException:
+    return backup
+
+
+def _bring_back(run_dir: Path, previous: Path | None) -> None:
+    if previous is not None:
         shutil.rmtree(run_dir, ignore_errors=True)
-        os.rename(backup, run_dir)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
-
-
-def _train_model(
-    model_name: str,
-    data_dir: str | os.PathLike[str],
-    split_path: str | os.PathLike[str],
-    profile: Profile,
-    out_dir: str | os.PathLike[str],
-    seed: int,
-    weights: str | os.PathLike[str] | None,
-    hparams: Mapping[str, Any] | str | os.PathLike[str] | None,
-    resume: bool,
-    overwrite: bool,
-    strategy: str,
-    feature_cache: bool,
-    progress: bool,
-) -> Path:
-    """The body of :func:`train_model`, which resolves the profile, owns the defaults and
-    guards an overwritten run; every argument is passed."""
-    t_start = time.perf_counter()
-    prof = profile
-    if strategy not in ("default", "mirrored"):
-        raise JewelNetError(f"unknown strategy {strategy!r}; choose default or mirrored")
-    hp = load_hparams(hparams, model_name)
-    model_hp = models.resolve_hparams(model_name, hp)
-    if weights == PROFILE_DEFAULT:
-        weights = prof.default_weights
-    weights_label = _weights_label(weights)
-    weights_kind = models.weights_kind(model_name, weights)
-    weights_source: dict[str, Any] = {}
-    if weights_kind == "pretext":
-        # Our own backbone for this profile's recipe: the run names the source ("pretext")
-        # and records which cached file and recipe it was; a missing file is a clear error.
-        weights_source = pretrain.weights_record(model_name, prof)
-        weights = weights_source["weights_file"]
-        weights_label = "pretext"
-    elif weights_kind in ("model_file", "backbone_file", "pretext_file"):
-        weights_label = str(Path(weights).resolve())
-    elif weights_kind == "none":
-        weights_label = "none"
-    elif weights_kind == "imagenet":
-        models.imagenet_weights_file(model_name)  # fail before loading any data
-    transfer = MODEL_SPECS[model_name].two_stage
-    # A profile without cached views (paper) trains stage 1 on fresh augmentation.
-    use_cache = bool(feature_cache and transfer and prof.feature_cache_views > 0)
-
-    split_path = Path(split_path)
-    if not split_path.is_file():
-        raise JewelNetError(f"split manifest not found: {split_path}; create it with "
-                            f"`jewelnet split {data_dir} --out {split_path}`")
-    manifest = data.load_manifest(split_path)
-    data_dir = Path(data_dir)
-    _check_data_dir(manifest, data_dir, split_path)
-    classes = list(manifest["classes"])
-    num_classes = len(classes)
-    size = prof.input_size(model_name)
-    batch_size = int(hp.get("batch_size", prof.batch_size))
-    lr = float(hp.get("learning_rate", prof.learning_rate))
-    aug_strength = float(hp.get("aug_strength", 1.0))
-    aug_cfg = prof.augmentation.scaled(aug_strength)
-
-    run_dir = Path(out_dir) / run_name(model_name, prof.name, seed)
-    cfg: dict[str, Any] = {
-        "model": model_name, "profile": prof.to_dict(), "seed": int(seed),
-        "weights": weights_label, **weights_source, "hparams": hp, "model_hparams": model_hp,
-        "data_dir": str(data_dir), "split": str(split_path), "split_seed": manifest.get("seed"),
-        "data_hash": data.data_hash(manifest), "classes": classes, "input_size": size,
-        "batch_size": batch_size, "learning_rate": lr, "lr_decay": prof.lr_decay,
-        "fine_tune_lr": prof.fine_tune_lr, "aug_strength": aug_strength,
-        "augmentation": {k: v for k, v in vars(aug_cfg).items()},
-        "feature_cache": use_cache, "feature_cache_views": prof.feature_cache_views if use_cache
-        else 0, "strategy": strategy, "max_train_per_class": prof.max_train_per_class,
-        "epoch_repeats": prof.epoch_repeats,
-        "jewelnet_version": __version__, "library_versions": library_versions(),
-    }
-    saved = _prepare_run_dir(run_dir, cfg, resume, overwrite)
-    if saved == "complete":
-        if progress:
-            print(f"[{run_dir.name}] already complete; nothing to resume", flush=True)
-        return run_dir
-    # Decoded (and every file's hash checked) before the run folder exists: a split made for
-    # another folder, or a changed photo, must not leave a half-started run behind.
-    train = data.load_split_arrays(manifest, "train", size, data_dir=data_dir,
-                                   max_per_class=prof.max_train_per_class, seed=int(seed))
-    val = data.load_split_arrays(manifest, "val", size, data_dir=data_dir)
-    test = data.load_split_arrays(manifest, "test", size, data_dir=data_dir)
-    if len(train) == 0 or len(val) == 0:
-        raise JewelNetError(f"split manifest {split_path} has an empty train or val subset")
-    resuming = isinstance(saved, dict)
-    if resuming:
-        cfg["started_at"] = read_json(run_dir / "config.json").get("started_at", _now())
-        cfg["resumed_at"] = _now()
-    else:
-        cfg["started_at"] = _now()
-    cfg["status"] = "running"
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise JewelNetError(f"cannot create the run folder {run_dir}: "
-                            f"{err.strerror or err}") from err
-    atomic_write_json(run_dir / "config.json", cfg)
-
-    trainer = _Trainer(model_name, prof, run_dir, int(seed), hp, progress)
-    if resuming:
-        trainer.state = saved
-    st = trainer.state
-    # One seed fixes initialisation (the split's own seed is in the manifest); fit_stage
-    # re-seeds shuffling, augmentation and dropout at each epoch from (seed, stage, epoch), so
-    # a resumed run continues the random streams of the uninterrupted run.
-    set_seed(int(seed))
-    _enable_determinism()
-
-    cw = data.class_weights(train.labels, num_classes)
-    cfg.update(num_train=len(train), num_val=len(val), num_test=len(test),
-               class_weights={classes[k]: v for k, v in cw.items()})
-
-    with _strategy_scope(strategy):
-        model = models.build_model(model_name, num_classes=num_classes, input_size=size,
-                                   weights=weights, hparams=hp)
-        trainer.model = model
-        if resuming:
-            trainer.restore_weights()
-        cfg["params"] = models.count_params(model)
-        cfg["flops"] = models.flops(model)
-        atomic_write_json(run_dir / "config.json", cfg)
-
-        val_ds = data.make_dataset(val.images, val.labels, num_classes, batch_size,
-                                   training=False, seed=int(seed))
-
-        augmenter = augment.build_augmenter(aug_cfg, seed=int(seed))
-
-        def image_data(epoch_seed: int) -> Any:
-            """One epoch of shuffled, augmented images, its draws fixed by ``epoch_seed``."""
-            _reseed_generators(augmenter, epoch_seed, stream=1)
-            return _repeat(data.make_dataset(train.images, train.labels, num_classes,
-                                             batch_size, training=True, augment=augmenter,
-                                             seed=epoch_seed), prof.epoch_repeats)
-
-        s1_epochs = prof.stage1_epochs if transfer else prof.max_epochs
-        if 1 not in st["stages_done"]:
-            models.set_stage(model, 1)
-            if use_cache:
-                feats, val_feats = _cached_features(trainer, model, train, val, aug_cfg,
-                                                    batch_size)
-                head = models.head_model(model)
-                sample_w = np.array([cw[int(k)] for k in train.labels], dtype="float32")
-                onehot = _onehot(train.labels, num_classes)
-
-                def cached_views(epoch_seed: int) -> _CachedViews:
-                    return _CachedViews(feats, onehot, sample_w, batch_size, seed=epoch_seed,
-                                        repeats=prof.epoch_repeats)
-                trainer.log(f"stage 1: head on cached features ({feats.shape[0]} views x "
-                            f"{feats.shape[1]} images), up to {s1_epochs} epochs")
-                trainer.fit_stage(1, head, s1_epochs, lr, cached_views,
-                                  (val_feats, _onehot(val.labels, num_classes)), None, resuming)
-            else:
-                what = "frozen backbone" if transfer else "all layers"
-                trainer.log(f"stage 1: {what}, up to {s1_epochs} epochs at {size} px")
-                trainer.fit_stage(1, model, s1_epochs, lr, image_data, val_ds, cw, resuming)
-            (run_dir / "checkpoints" / "features.npz").unlink(missing_ok=True)
-        if transfer and prof.stage2_epochs > 0 and 2 not in st["stages_done"]:
-            if st.get("stage") != 2 or st["stage_epochs_done"] == 0:
-                trainer.restore_best()  # stage 2 starts from stage 1's best weights
-            tail = model_hp["trainable_tail"]
-            models.set_stage(model, 2, trainable_tail=tail)
-            trainer.log(f"stage 2: head + last {tail} backbone layers (BatchNorm frozen), up to "
-                        f"{prof.stage2_epochs} epochs at lr {prof.fine_tune_lr:g}")
-            trainer.fit_stage(2, model, prof.stage2_epochs, prof.fine_tune_lr, image_data,
-                              val_ds, cw, resuming and st.get("stage") == 2)
-
-        _finish(trainer, cfg, train, val, test, batch_size, t_start)
-    return run_dir
+        os.rename(previous, run_dir)
 
 
 def _cached_features(trainer: _Trainer, model: keras.Model, train: Any, val: Any,
@@ -1017,4 +1274,5 @@ def run_train(args: Any) -> int:
     return 0
 
 
-__all__ = ["train_model", "run_train", "load_hparams", "ThesisProtocol", "PROFILE_DEFAULT"]
+__all__ = ["train_model", "open_run", "TrainingRun", "compile_model", "run_train",
+           "load_hparams", "ThesisProtocol", "PROFILE_DEFAULT"]

@@ -43,6 +43,7 @@ from ..images import data
 from ..split import augment
 from . import models
 from .models import MODEL_HPARAMS, TRAIN_HPARAMS
+from .train import compile_model
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -187,7 +188,7 @@ class JewelHyperModel(kt.HyperModel):
         model = models.build_model(self.model_name, num_classes=self.num_classes,
                                    input_size=self.input_size, weights=self.weights,
                                    hparams=hparams)
-        _compile(model, float(values["learning_rate"]))
+        compile_model(model, float(values["learning_rate"]))
         return model
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any,
@@ -233,7 +234,7 @@ class JewelHyperModel(kt.HyperModel):
             run(initial_epoch, min(split, epochs))
             if epochs > split and not model.stop_training:
                 models.set_stage(model, 2, int(hp.get("trainable_tail")))
-                _compile(model, p.fine_tune_lr)  # as train.py: a fixed, smaller rate
+                compile_model(model, p.fine_tune_lr)  # as train.py: a fixed, smaller rate
                 run(max(initial_epoch, split), epochs)
         else:
             run(initial_epoch, epochs)
@@ -243,12 +244,6 @@ class JewelHyperModel(kt.HyperModel):
         metrics = {k: v[best] for k, v in history.items() if len(v) > best}
         metrics["epochs"] = float(initial_epoch + len(history[OBJECTIVE]))
         return metrics
-
-
-def _compile(model: keras.Model, learning_rate: float) -> None:
-    """Adam on one-hot labels, as ``train.py`` compiles (Table 4.4)."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                  loss="categorical_crossentropy", metrics=["accuracy"])
 
 
 def build_hypermodel(model_name: str, num_classes: int = 8, input_size: int | None = None,

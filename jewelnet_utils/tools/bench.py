@@ -288,11 +288,10 @@ def _fit_steps(model: Any, dataset: Any, steps: int) -> None:
 
 
 def _compile(model: Any, learning_rate: float = 1e-4) -> Any:
-    """Adam + cross-entropy on one-hot labels, as ``data.make_dataset`` yields them."""
-    import keras
+    """``train.compile_model`` (Adam, cross-entropy on one-hot labels), returning the model."""
+    from ..run.train import compile_model
 
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="categorical_crossentropy", metrics=["accuracy"])
+    compile_model(model, learning_rate)
     return model
 
 
