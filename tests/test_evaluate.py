@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jewelnet_utils.contracts import artifacts
 from jewelnet_utils.contracts.config import JewelNetError
 from jewelnet_utils.report import evaluate as ev
 
@@ -321,28 +322,30 @@ def _write_images(data_dir: Path, n_per_class: int = 3) -> list[tuple[str, int]]
 
 def make_run(root: Path, name: str, model_name: str, items, preds, seed=42, model=None,
              status="complete", data_dir="data") -> Path:
+    """A finished run folder written by the artifact writers train.py uses."""
     run = root / name
     run.mkdir(parents=True)
-    cfg = {"model": model_name, "profile": {"name": "smoke"}, "seed": seed, "weights": None,
-           "data_dir": str(root / data_dir), "data_hash": "ab" * 32, "classes": CLASSES,
-           "input_size": 16, "status": status}
-    (run / "config.json").write_text(json.dumps(cfg))
-    pd.DataFrame({"epoch": [1, 2, 3, 4], "stage": [1, 1, 2, 2],
-                  "loss": [1.2, 0.9, 0.7, 0.6], "accuracy": [0.4, 0.6, 0.7, 0.8],
-                  "val_loss": [1.3, 1.0, 0.8, 0.75], "val_accuracy": [0.35, 0.55, 0.65, 0.7],
-                  "learning_rate": [1e-4, 1e-4, 1e-5, 1e-5]}).to_csv(run / "history.csv",
-                                                                   index=False)
+    artifacts.write_config(run, {
+        "model": model_name, "profile": {"name": "smoke"}, "seed": seed, "weights": "none",
+        "data_dir": str(root / data_dir), "data_hash": "ab" * 32, "classes": CLASSES,
+        "input_size": 16, "library_versions": {"keras": "3"}, "status": status})
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4], "stage": [1, 1, 2, 2],
+                            "loss": [1.2, 0.9, 0.7, 0.6], "accuracy": [0.4, 0.6, 0.7, 0.8],
+                            "val_loss": [1.3, 1.0, 0.8, 0.75],
+                            "val_accuracy": [0.35, 0.55, 0.65, 0.7],
+                            "learning_rate": [1e-4, 1e-4, 1e-5, 1e-5]})
+    artifacts.write_history(run, history.to_dict(orient="records"))
     rng = np.random.default_rng(seed)
-    rows = []
-    for (rel, label), pred in zip(items, preds, strict=True):
-        p = rng.random(len(CLASSES)) * 0.2
-        p[pred] += 1.0
-        p /= p.sum()
-        rows.append({"path": rel, "label": label, "pred": pred,
-                     **{f"prob_{c}": p[i] for i, c in enumerate(CLASSES)}})
-    pd.DataFrame(rows).to_csv(run / "predictions_test.csv", index=False)
-    (run / "timings.json").write_text(json.dumps({"stage1": 10.0, "stage2": 20.0,
-                                                  "total_training": 30.0}))
+    probs = rng.random((len(items), len(CLASSES))) * 0.2
+    probs[np.arange(len(items)), preds] += 1.0
+    probs /= probs.sum(axis=1, keepdims=True)
+    artifacts.write_predictions(run, "test", [rel for rel, _ in items],
+                                [label for _, label in items], probs, CLASSES)
+    artifacts.write_timings(run, artifacts.Timings(
+        feature_cache_s=0.0, stage1_s=10.0, stage2_s=20.0, train_s=30.0, checkpoint_s=0.5,
+        wall_s_this_session=31.0, epochs={"stage1": 2, "stage2": 2},
+        stopped_early={"stage1": False, "stage2": True}, cpu_s={"stage1": 9.0, "stage2": 18.0},
+        images_per_s={}, cache_views=0, num_train=12))
     if model is not None:
         model.save(run / "model.keras")
     return run
@@ -374,7 +377,7 @@ def test_load_run_reads_everything(two_runs):
     y, p = run.labels()
     assert len(y) == 12 and (y != p).sum() == 2
     assert run.probs().shape == (12, 4)
-    assert run.timings["total_training"] == 30.0
+    assert run.timings.train_s == 30.0
 
 
 def test_load_run_errors_name_the_missing_file(tmp_path):

@@ -20,7 +20,7 @@ import itertools
 import math
 import platform
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..contracts import thesis
+from ..contracts import artifacts, thesis
 from ..contracts.config import JewelNetError
 from ..contracts.decode import load_image, resize_array, thumbnail
 from ..contracts.utils import (
@@ -37,7 +37,6 @@ from ..contracts.utils import (
     cpu_model,
     library_versions,
     median_ms,
-    read_json,
 )
 from . import plots
 
@@ -76,20 +75,16 @@ class Run:
     classes: list[str]
     history: pd.DataFrame
     predictions: dict[str, pd.DataFrame]
-    timings: dict[str, Any]
-    config: dict[str, Any] = field(repr=False)
+    timings: artifacts.Timings
+    config: artifacts.RunConfig = field(repr=False)
 
     @property
-    def input_size(self) -> int | None:
-        size = self.config.get("input_size")
-        if isinstance(size, (list, tuple)):
-            size = size[0]
-        return int(size) if size else None
+    def input_size(self) -> int:
+        return self.config.input_size
 
     @property
-    def data_dir(self) -> Path | None:
-        d = self.config.get("data_dir")
-        return Path(d) if d else None
+    def data_dir(self) -> Path:
+        return Path(self.config.data_dir)
 
     @property
     def model_file(self) -> Path:
@@ -100,75 +95,38 @@ class Run:
         df = self._split(split)
         return df["label"].to_numpy(dtype=int), df["pred"].to_numpy(dtype=int)
 
-    def probs(self, split: str = "test") -> np.ndarray | None:
-        """Softmax outputs of ``split`` (N x classes), or None when the CSV has none."""
-        df = self._split(split)
-        cols = [f"prob_{c}" for c in self.classes]
-        if not all(c in df.columns for c in cols):
-            return None
-        return df[cols].to_numpy(dtype=float)
+    def probs(self, split: str = "test") -> np.ndarray:
+        """Softmax outputs of ``split`` (N x classes)."""
+        return self._split(split)[[f"prob_{c}" for c in self.classes]].to_numpy(dtype=float)
 
     def provenance(self) -> dict[str, str]:
         return {"profile": self.profile, "dataset": self.dataset, "weights": self.weights}
 
+    def check_split(self, split: str) -> None:
+        """A clear error when the run has no predictions for ``split``."""
+        self._split(split)
+
     def _split(self, split: str) -> pd.DataFrame:
         if split not in self.predictions:
-            raise JewelNetError(f"run {self.name} has no predictions_{split}.csv")
+            raise JewelNetError(f"run {self.name} has no "
+                                f"{artifacts.predictions_file(self.path, split).name}")
         return self.predictions[split]
 
 
-def _profile_name(profile: Any) -> str:
-    if isinstance(profile, dict):
-        return str(profile.get("name", "?"))
-    return str(profile) if profile else "?"
-
-
-def _weights_name(weights: Any) -> str:
-    if weights in (None, "", "none", "None"):
-        return "none"
-    return str(weights)
-
-
-def _dataset_description(cfg: dict[str, Any]) -> str:
-    data_dir = cfg.get("data_dir") or "?"
-    name = Path(str(data_dir)).name or str(data_dir)
-    digest = cfg.get("data_hash") or cfg.get("data_sha256") or ""
-    return f"{name} ({str(digest)[:10]})" if digest else name
-
-
-def _read_predictions(path: Path, classes: Sequence[str]) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path)
-    except (OSError, ValueError) as err:
-        raise JewelNetError(f"cannot read {path} as CSV: {err}") from err
-    missing = [c for c in ("path", "label", "pred") if c not in df.columns]
-    if missing:
-        raise JewelNetError(f"{path} lacks column(s) {', '.join(missing)}")
-    index = {c: i for i, c in enumerate(classes)}
-    for col in ("label", "pred"):
-        if not pd.api.types.is_numeric_dtype(df[col]):  # class names instead of indices
-            unknown = sorted(set(df[col]) - set(index))
-            if unknown:
-                raise JewelNetError(f"{path}: unknown class {unknown[0]!r} in column {col}")
-            df[col] = df[col].map(index)
-        values = df[col].to_numpy()
-        if len(values) and (values.min() < 0 or values.max() >= len(classes)):
-            raise JewelNetError(f"{path}: column {col} holds an index outside the "
-                                f"{len(classes)} classes")
-        df[col] = df[col].astype(int)
-    return df
+def _dataset_description(cfg: artifacts.RunConfig) -> str:
+    """The data folder's name and the start of its manifest hash, e.g. "jewelsynth (3f2a...)"."""
+    name = Path(cfg.data_dir).name or cfg.data_dir
+    return f"{name} ({cfg.data_hash[:10]})"
 
 
 def training_summary(run: Run) -> pd.DataFrame:
     """Per training stage: epochs run, whether early stopping ended it, and minutes taken,
     the part of ``timings.json`` a reader needs (the rest is for the bench)."""
     timings = run.timings
-    rows = []
-    for stage, epochs in (timings.get("epochs") or {}).items():
-        seconds = timings.get(f"{stage}_s")
-        rows.append({"stage": stage.replace("stage", "stage "), "epochs": epochs,
-                     "stopped early": bool((timings.get("stopped_early") or {}).get(stage)),
-                     "minutes": round(seconds / 60, 1) if seconds is not None else None})
+    rows = [{"stage": stage.replace("stage", "stage "), "epochs": epochs,
+             "stopped early": bool(timings.stopped_early.get(stage)),
+             "minutes": round(timings.stage_seconds(stage) / 60, 1)}
+            for stage, epochs in timings.epochs.items()]
     return pd.DataFrame(rows).set_index("stage").rename_axis(None)
 
 
@@ -178,50 +136,18 @@ def load_run(run_dir: str | Path) -> Run:
     path = Path(run_dir)
     if not path.is_dir():
         raise JewelNetError(f"run folder not found: {path}")
-    cfg_path = path / "config.json"
-    if not cfg_path.is_file():
-        raise JewelNetError(f"{path} is not a run folder: {cfg_path} is missing")
-    cfg = read_json(cfg_path)
-    if not isinstance(cfg, dict):
-        raise JewelNetError(f"{cfg_path} does not hold a JSON object")
-    status = cfg.get("status", "complete")
-    if status != "complete":
-        raise JewelNetError(f"run {path.name} is incomplete: {cfg_path} has status {status!r} "
-                            "(finish it with `jewelnet train --resume`)")
-    for key in ("model", "classes"):
-        if key not in cfg:
-            raise JewelNetError(f"{cfg_path} lacks the field {key!r}")
-    classes = [str(c) for c in cfg["classes"]]
-    hist_path = path / "history.csv"
-    if not hist_path.is_file():
-        raise JewelNetError(f"run {path.name} is incomplete: {hist_path} is missing")
-    try:
-        history = pd.read_csv(hist_path)
-    except (OSError, ValueError) as err:
-        raise JewelNetError(f"cannot read {hist_path} as CSV: {err}") from err
-    predictions: dict[str, pd.DataFrame] = {}
-    for split in ("test", "val"):
-        p = path / f"predictions_{split}.csv"
-        if p.is_file():
-            predictions[split] = _read_predictions(p, classes)
-        elif split == "test":
-            raise JewelNetError(f"run {path.name} is incomplete: {p} is missing")
-    timings_path = path / "timings.json"
-    timings = read_json(timings_path) if timings_path.is_file() else {}
-    return Run(
-        path=path,
-        name=path.name,
-        model=str(cfg["model"]),
-        profile=_profile_name(cfg.get("profile")),
-        seed=int(cfg.get("seed", -1)),
-        weights=_weights_name(cfg.get("weights")),
-        dataset=_dataset_description(cfg),
-        classes=classes,
-        history=history,
-        predictions=predictions,
-        timings=timings if isinstance(timings, dict) else {},
-        config=cfg,
-    )
+    cfg = artifacts.read_config(path)
+    if not cfg.complete:
+        raise JewelNetError(f"run {path.name} is incomplete: {artifacts.config_file(path)} has "
+                            f"status {cfg.status!r} (finish it with `jewelnet train --resume`)")
+    # A split without images has no predictions file (train.py writes none for it).
+    predictions = {split: artifacts.read_predictions(path, split, cfg.classes)
+                   for split in ("test", "val")
+                   if split == "test" or artifacts.predictions_file(path, split).is_file()}
+    return Run(path=path, name=path.name, model=cfg.model, profile=cfg.profile_name,
+               seed=cfg.seed, weights=cfg.weights, dataset=_dataset_description(cfg),
+               classes=list(cfg.classes), history=artifacts.read_history(path),
+               predictions=predictions, timings=artifacts.read_timings(path), config=cfg)
 
 
 def _register_custom_objects() -> None:
@@ -247,15 +173,10 @@ def load_model_file(path: str | Path) -> Any:
 def load_run_model(run_dir: str | Path) -> tuple[Any, dict[str, Any]]:
     """(model, config) of a run: all that ``predict`` and ``recommend`` need."""
     path = Path(run_dir)
-    cfg_path = path / "config.json"
     if not path.is_dir():
         raise JewelNetError(f"run folder not found: {path}")
-    if not cfg_path.is_file():
-        raise JewelNetError(f"{path} is not a run folder: {cfg_path} is missing")
-    cfg = read_json(cfg_path)
-    if "classes" not in cfg:
-        raise JewelNetError(f"{cfg_path} lacks the field 'classes'")
-    return load_model_file(path / "model.keras"), cfg
+    cfg = artifacts.read_config(path)
+    return load_model_file(path / "model.keras"), cfg.fields
 
 
 # --------------------------------------------------------------------------------------------
@@ -637,20 +558,6 @@ def device_description() -> str:
     return f"{accel or cpu} ({backend}, {os.cpu_count()} CPU threads)"
 
 
-def _train_seconds(timings: dict[str, Any]) -> float | None:
-    for key in ("total_training", "total_train", "train_total", "training", "total", "train"):
-        value = timings.get(key)
-        if isinstance(value, (int, float)):
-            return float(value)
-    for key, value in timings.items():
-        if "total" in key and isinstance(value, (int, float)):
-            return float(value)
-    stages = [v for k, v in timings.items()
-              if isinstance(v, (int, float)) and ("stage" in k or "feature" in k)
-              and "epoch" not in k]
-    return float(sum(stages)) if stages else None
-
-
 def thesis_efficiency_claims(model: str) -> dict[str, str]:
     """Table 6.2's row for ``model``, each cell as the thesis prints it (empty for a model the
     thesis does not list)."""
@@ -670,14 +577,13 @@ def efficiency_row(run: Run, model: Any | None = None, timing: bool = True,
     """One Table 6.2 row, every number measured here, the thesis's claims beside it."""
     claims = thesis_efficiency_claims(run.model)
     size = run.input_size
-    train_s = _train_seconds(run.timings)
     row: dict[str, Any] = {
         "Model": run.model, "run": run.name,
         "Parameters": np.nan, "Input Size": f"{size} × {size}" if size else "?",
         "FLOPs (G)": np.nan,
         "Model File (MB)": (run.model_file.stat().st_size / 1e6
                             if run.model_file.is_file() else np.nan),
-        "Train Time (min)": train_s / 60.0 if train_s is not None else np.nan,
+        "Train Time (min)": run.timings.train_s / 60.0,
         f"Inference batch{batch_size} (ms/img)": np.nan,
         "Inference 1 img compiled (ms)": np.nan,
         "Inference 1 img predict (ms)": np.nan,
@@ -951,6 +857,154 @@ def _gradcam_figure(run: Run, model: Any, split: str, limit: int = 6) -> tuple[A
     return fig, None
 
 
+@dataclass
+class _Report:
+    """Where a report goes, and what writing it produced so far."""
+
+    out: Path
+    split: str
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def csv(self, name: str, df: pd.DataFrame) -> None:
+        _write_csv(self.out / name, df, self.files)
+
+    def json(self, name: str, obj: Any) -> None:
+        self.files.append(atomic_write_json(self.out / name, _jsonable(obj)))
+
+    def figure(self, name: str, fig: Any) -> None:
+        self.files.append(plots.save_figure(fig, self.out / name))
+
+
+def _accuracy_row(report: _Report, r: Run, n_bootstrap: int, seed: int, level: float,
+                  n_bins: int, tables: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Table 5.1's row for one run (with bootstrap intervals and ECE). Writes its Table 5.2/5.3
+    and confusion CSVs and adds them to ``tables``, with its calibration report unless the
+    model is degenerate."""
+    split = report.split
+    y_true, y_pred = r.labels(split)
+    k = len(r.classes)
+    tables["per_class"][r.name] = per_class_metrics(y_true, y_pred, r.classes)
+    report.csv(f"per_class_{r.name}.csv", _with_provenance(tables["per_class"][r.name], r))
+    tables["confusions"][r.name] = confusion(y_true, y_pred, k)
+    cm = pd.DataFrame(tables["confusions"][r.name], columns=r.classes)
+    cm.insert(0, "true", r.classes)
+    report.csv(f"confusion_{r.name}.csv", _with_provenance(cm, r))
+    acc = bootstrap_ci(y_true, y_pred, "accuracy", n_bootstrap, seed, level, k)
+    f1 = bootstrap_ci(y_true, y_pred, "macro_f1", n_bootstrap, seed, level, k)
+    row: dict[str, Any] = {"run": r.name, "model": r.model, "seed": r.seed, "split": split,
+                           "n": len(y_true), **summary_row(y_true, y_pred, r.classes),
+                           "Accuracy CI low": acc.low, "Accuracy CI high": acc.high,
+                           "F1 CI low": f1.low, "F1 CI high": f1.high, "ECE": np.nan}
+    row["Warning"] = "; ".join(model_warnings(y_true, y_pred, r.classes))
+    if row["Warning"]:
+        # A constant or chance-level model can look "well calibrated"; its ECE is no finding.
+        report.notes.append(f"{r.name}: {row['Warning']}; calibration and Grad-CAM not "
+                            "reported")
+    else:
+        tables["calibration"][r.name] = calibration_report(r.probs(split), y_true, n_bins)
+        row["ECE"] = tables["calibration"][r.name]["ece"]
+    thesis_row = THESIS_TABLE_5_1.get(r.model, {})
+    row["Thesis Accuracy"] = thesis_row.get("Accuracy", np.nan)
+    row["Thesis F1"] = thesis_row.get("F1", np.nan)
+    return {**row, **r.provenance()}
+
+
+def _accuracy_tables(report: _Report, runs: Sequence[Run], n_bootstrap: int, seed: int,
+                     level: float, n_bins: int) -> dict[str, Any]:
+    """Tables 5.1-5.3, McNemar, seeds and calibration, written as CSV/JSON."""
+    tables: dict[str, Any] = {"per_class": {}, "confusions": {}, "calibration": {}}
+    summary = pd.DataFrame([_accuracy_row(report, r, n_bootstrap, seed, level, n_bins, tables)
+                            for r in runs])
+    report.csv("summary.csv", summary)
+    report.json("summary.json", {
+        "split": report.split, "bootstrap": {"n_resamples": n_bootstrap, "seed": seed,
+                                             "level": level, "method": "percentile"},
+        "rows": summary.to_dict(orient="records")})
+    mcnemar = pairwise_mcnemar(runs, report.split)
+    report.csv("mcnemar.csv", mcnemar)
+    seeds = seeds_table(summary)
+    report.csv("seeds.csv", seeds)
+    provenance = {r.name: r.provenance() for r in runs}
+    report.json("calibration.json", {name: {**rep, **provenance[name]}
+                                     for name, rep in tables["calibration"].items()})
+    return {**tables, "summary": summary, "mcnemar": mcnemar, "seeds": seeds}
+
+
+def _load_for_report(report: _Report, r: Run) -> Any | None:
+    """The run's model, or None with a note (one broken model must not sink the report)."""
+    if not r.model_file.is_file():
+        report.notes.append(f"{r.name}: {r.model_file} missing; efficiency and Grad-CAM "
+                            "skipped")
+        return None
+    try:
+        return load_model_file(r.model_file)
+    except JewelNetError as err:
+        report.notes.append(f"{r.name}: {err}; efficiency and Grad-CAM skipped")
+        return None
+
+
+def _gradcam_page(report: _Report, r: Run, model: Any, warning: str) -> None:
+    """Grad-CAM of the run's confusable-pair errors, or a figure saying why there is none."""
+    try:
+        fig, note = ((None, f"{r.name}: no Grad-CAM figure: {warning}") if warning
+                     else _gradcam_figure(r, model, report.split))
+    except JewelNetError as err:
+        fig, note = None, f"{r.name}: Grad-CAM skipped: {err}"
+    if fig is None:
+        fig = plots.note_figure(note or "", title=f"Grad-CAM: {r.name}", caption=_caption(r))
+    report.figure(f"gradcam_{r.name}.png", fig)
+    if note:
+        report.notes.append(note)
+
+
+def _efficiency(report: _Report, runs: Sequence[Run], warnings: Mapping[str, str],
+                figures: bool, timing: bool, timing_repeats: int) -> pd.DataFrame:
+    """Table 6.2 and the Grad-CAM figures, one model in memory at a time."""
+    rows = []
+    for r in runs:
+        model = _load_for_report(report, r)
+        rows.append(efficiency_row(r, model, timing=timing, repeats=timing_repeats))
+        if figures and model is not None:
+            _gradcam_page(report, r, model, warnings[r.name])
+        del model
+        gc.collect()
+    efficiency = pd.DataFrame(rows)
+    report.csv("efficiency.csv", efficiency)
+    return efficiency
+
+
+def _figures(report: _Report, runs: Sequence[Run], calibration: Mapping[str, Any]) -> None:
+    """Confusion matrices, misclassified galleries, training curves, reliability diagram."""
+    split = report.split
+    for r in runs:
+        y_true, y_pred = r.labels(split)
+        report.figure(f"confusion_{r.name}.png", plots.confusion_matrix(
+            confusion(y_true, y_pred, len(r.classes)), r.classes,
+            title=f"Confusion matrix ({split}): {r.name}", caption=_caption(r)))
+        try:
+            fig, note = _misclassified_figure(r, split)
+        except JewelNetError as err:
+            fig, note = None, f"{r.name}: misclassified gallery skipped: {err}"
+        if note:
+            report.notes.append(note)
+        if fig is not None:
+            report.figure(f"misclassified_{r.name}.png", fig)
+    report.figure("training_curves.png", plots.training_curves(
+        {r.name: r.history for r in runs}, caption=_caption(None, runs)))
+    if calibration:
+        report.figure("reliability.png", plots.reliability_diagram(
+            {n: {**c["reliability"], "ece": c["ece"]} for n, c in calibration.items()},
+            caption=_caption(None, runs)))
+
+
+def _run_provenance(r: Run) -> dict[str, Any]:
+    return {"path": str(r.path), "model": r.model, "seed": r.seed, **r.provenance(),
+            "data_dir": r.config.data_dir, "data_hash": r.config.data_hash,
+            "input_size": r.input_size, "classes": r.classes,
+            "library_versions": r.config.library_versions}
+
+
 def evaluate_runs(run_dirs: Sequence[str | Path | Run], out_dir: str | Path, seed: int = 42,
                   n_bootstrap: int = 1000, figures: bool = True, timing: bool = True,
                   timing_repeats: int = 10, split: str = "test", n_bins: int = 15,
@@ -964,128 +1018,22 @@ def evaluate_runs(run_dirs: Sequence[str | Path | Run], out_dir: str | Path, see
     if len(set(names)) != len(names):
         raise JewelNetError(f"two runs share a folder name: {names}")
     for r in runs:
-        r._split(split)
-    out = Path(out_dir)
-    files: list[Path] = []
-    notes: list[str] = []
-
-    # Tables 5.1-5.3, confusion matrices, calibration.
-    summary_rows, per_class, calibration, confusions, warned = [], {}, {}, {}, {}
-    for r in runs:
-        y_true, y_pred = r.labels(split)
-        k = len(r.classes)
-        table = per_class_metrics(y_true, y_pred, r.classes)
-        per_class[r.name] = table
-        _write_csv(out / f"per_class_{r.name}.csv", _with_provenance(table, r), files)
-        confusions[r.name] = confusion(y_true, y_pred, k)
-        cm = pd.DataFrame(confusions[r.name], columns=r.classes)
-        cm.insert(0, "true", r.classes)
-        _write_csv(out / f"confusion_{r.name}.csv", _with_provenance(cm, r), files)
-        acc = bootstrap_ci(y_true, y_pred, "accuracy", n_bootstrap, seed, level, k)
-        f1 = bootstrap_ci(y_true, y_pred, "macro_f1", n_bootstrap, seed, level, k)
-        row: dict[str, Any] = {"run": r.name, "model": r.model, "seed": r.seed, "split": split,
-                               "n": len(y_true), **summary_row(y_true, y_pred, r.classes),
-                               "Accuracy CI low": acc.low, "Accuracy CI high": acc.high,
-                               "F1 CI low": f1.low, "F1 CI high": f1.high, "ECE": np.nan}
-        warned[r.name] = row["Warning"] = "; ".join(model_warnings(y_true, y_pred, r.classes))
-        probs = r.probs(split)
-        if warned[r.name]:
-            # A constant or chance-level model can look "well calibrated"; its ECE is no finding.
-            notes.append(f"{r.name}: {row['Warning']}; calibration and Grad-CAM not reported")
-        elif probs is not None:
-            calibration[r.name] = calibration_report(probs, y_true, n_bins)
-            row["ECE"] = calibration[r.name]["ece"]
-        else:
-            notes.append(f"{r.name}: no prob_<class> columns; calibration skipped")
-        thesis = THESIS_TABLE_5_1.get(r.model, {})
-        row["Thesis Accuracy"] = thesis.get("Accuracy", np.nan)
-        row["Thesis F1"] = thesis.get("F1", np.nan)
-        summary_rows.append({**row, **r.provenance()})
-    summary = pd.DataFrame(summary_rows)
-    _write_csv(out / "summary.csv", summary, files)
-    files.append(atomic_write_json(out / "summary.json", _jsonable({
-        "split": split, "bootstrap": {"n_resamples": n_bootstrap, "seed": seed, "level": level,
-                                      "method": "percentile"},
-        "rows": summary.to_dict(orient="records")})))
-
-    mcnemar = pairwise_mcnemar(runs, split)
-    _write_csv(out / "mcnemar.csv", mcnemar, files)
-    seeds = seeds_table(summary)
-    _write_csv(out / "seeds.csv", seeds, files)
-    files.append(atomic_write_json(out / "calibration.json", _jsonable(
-        {name: {**rep, **next(r.provenance() for r in runs if r.name == name)}
-         for name, rep in calibration.items()})))
-
-    # Table 6.2 and the model-based figures, one model in memory at a time.
-    eff_rows = []
-    for r in runs:
-        model = None
-        if r.model_file.is_file():
-            try:
-                model = load_model_file(r.model_file)
-            except JewelNetError as err:  # one broken model must not sink the whole report
-                notes.append(f"{r.name}: {err}; efficiency and Grad-CAM skipped")
-        else:
-            notes.append(f"{r.name}: {r.model_file} missing; efficiency and Grad-CAM skipped")
-        eff_rows.append(efficiency_row(r, model, timing=timing, repeats=timing_repeats))
-        warning = warned[r.name]
-        if figures and model is not None:
-            try:
-                fig, note = ((None, f"{r.name}: no Grad-CAM figure: {warning}") if warning
-                             else _gradcam_figure(r, model, split))
-            except JewelNetError as err:
-                fig, note = None, f"{r.name}: Grad-CAM skipped: {err}"
-            if fig is None:
-                fig = plots.note_figure(note or "", title=f"Grad-CAM: {r.name}",
-                                        caption=_caption(r))
-            files.append(plots.save_figure(fig, out / f"gradcam_{r.name}.png"))
-            if note:
-                notes.append(note)
-        del model
-        gc.collect()
-    efficiency = pd.DataFrame(eff_rows)
-    _write_csv(out / "efficiency.csv", efficiency, files)
-
+        r.check_split(split)
+    report = _Report(Path(out_dir), split)
+    tables = _accuracy_tables(report, runs, n_bootstrap, seed, level, n_bins)
+    warnings = dict(zip(tables["summary"]["run"], tables["summary"]["Warning"], strict=True))
+    tables["efficiency"] = _efficiency(report, runs, warnings, figures, timing, timing_repeats)
     if figures:
-        for r in runs:
-            y_true, y_pred = r.labels(split)
-            fig = plots.confusion_matrix(confusion(y_true, y_pred, len(r.classes)), r.classes,
-                                         title=f"Confusion matrix ({split}): {r.name}",
-                                         caption=_caption(r))
-            files.append(plots.save_figure(fig, out / f"confusion_{r.name}.png"))
-            try:
-                fig, note = _misclassified_figure(r, split)
-            except JewelNetError as err:
-                fig, note = None, f"{r.name}: misclassified gallery skipped: {err}"
-            if note:
-                notes.append(note)
-            if fig is not None:
-                files.append(plots.save_figure(fig, out / f"misclassified_{r.name}.png"))
-        fig = plots.training_curves({r.name: r.history for r in runs}, caption=_caption(None, runs))
-        files.append(plots.save_figure(fig, out / "training_curves.png"))
-        if calibration:
-            fig = plots.reliability_diagram(
-                {n: {**c["reliability"], "ece": c["ece"]} for n, c in calibration.items()},
-                caption=_caption(None, runs))
-            files.append(plots.save_figure(fig, out / "reliability.png"))
-
-    provenance = {
+        _figures(report, runs, tables["calibration"])
+    report.json("provenance.json", {
         "split": split,
-        "runs": {r.name: {"path": str(r.path), "model": r.model, "seed": r.seed,
-                          **r.provenance(), "data_dir": r.config.get("data_dir"),
-                          "data_hash": r.config.get("data_hash"),
-                          "input_size": r.input_size, "classes": r.classes,
-                          "library_versions": r.config.get("library_versions")
-                          or r.config.get("versions")} for r in runs},
+        "runs": {r.name: _run_provenance(r) for r in runs},
         "evaluation": {"seed": seed, "n_bootstrap": n_bootstrap, "level": level,
                        "n_bins": n_bins, "timing": timing, "timing_repeats": timing_repeats,
                        "library_versions": library_versions()},
-        "notes": notes,
-    }
-    files.append(atomic_write_json(out / "provenance.json", _jsonable(provenance)))
-    return {"summary": summary, "per_class": per_class, "confusions": confusions,
-            "mcnemar": mcnemar, "seeds": seeds, "efficiency": efficiency,
-            "calibration": calibration, "files": files, "notes": notes}
+        "notes": report.notes,
+    })
+    return {**tables, "files": report.files, "notes": report.notes}
 
 
 def run_evaluate(args: Any) -> int:

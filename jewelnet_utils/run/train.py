@@ -41,7 +41,6 @@ everything here uses Keras 3 APIs; only ``strategy="mirrored"`` needs TensorFlow
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import io
 import math
@@ -57,6 +56,7 @@ import keras
 import numpy as np
 
 from .. import __version__
+from ..contracts import artifacts
 from ..contracts.config import (
     MODEL_SPECS,
     JewelNetError,
@@ -68,7 +68,6 @@ from ..contracts.config import (
 from ..contracts.utils import (
     atomic_write_bytes,
     atomic_write_json,
-    atomic_write_text,
     library_versions,
     read_json,
     set_seed,
@@ -79,8 +78,7 @@ from . import models, pretrain
 
 PROFILE_DEFAULT = "profile"  # ``weights`` sentinel: use the profile's default_weights
 STATE_VERSION = 1
-HISTORY_COLUMNS = ("epoch", "stage", "loss", "accuracy", "val_loss", "val_accuracy",
-                   "learning_rate")
+HISTORY_COLUMNS = artifacts.HISTORY_COLUMNS
 PLATEAU_MIN_DELTA = 1e-4  # keras.callbacks.ReduceLROnPlateau's default
 
 
@@ -126,25 +124,6 @@ def _load_arrays(path: Path) -> list[np.ndarray]:
                             "start again") from err
 
 
-def _csv_text(header: list[str], rows: list[list[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue()
-
-
-def _fmt(value: Any) -> Any:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return value
-
-
-def _write_history(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    atomic_write_text(run_dir / "history.csv", _csv_text(
-        list(HISTORY_COLUMNS), [[_fmt(r.get(c)) for c in HISTORY_COLUMNS] for r in rows]))
-
-
 def _float(value: Any) -> float:
     try:
         return float(keras.ops.convert_to_numpy(value))
@@ -164,13 +143,8 @@ def load_hparams(hparams: Mapping[str, Any] | str | os.PathLike[str] | None,
     source = "hparams"
     if isinstance(hparams, (str, os.PathLike)):
         source = str(hparams)
-        obj = read_json(hparams)
-        if not isinstance(obj, dict) or not isinstance(obj.get("hparams"), dict):
-            raise JewelNetError(
-                f"{source} is not a best.json file: expected "
-                '{"model": ..., "hparams": {...}}'
-            )
-        hparams = obj
+        best = artifacts.read_tuning_result(hparams)
+        hparams = {"model": best.model, "hparams": best.hparams}
     hparams = dict(hparams)
     if isinstance(hparams.get("hparams"), dict):  # a best.json object passed as a dict
         tuned_for = hparams.get("model")
@@ -214,7 +188,7 @@ def _prepare_run_dir(run_dir: Path, cfg: dict[str, Any], resume: bool,
                      overwrite: bool) -> dict[str, Any] | None | str:
     """Apply the overwrite/resume rules. Returns the saved state to resume from, None for a
     fresh start, or "complete" when ``resume`` finds a finished run."""
-    cfg_path = run_dir / "config.json"
+    cfg_path = artifacts.config_file(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise JewelNetError(f"{run_dir} exists and is not a folder")
     if overwrite and run_dir.exists():
@@ -227,8 +201,8 @@ def _prepare_run_dir(run_dir: Path, cfg: dict[str, Any], resume: bool,
             raise JewelNetError(f"{run_dir} exists but is not a run folder (no config.json); "
                                 "choose another --out or remove it")
         return None
-    old = read_json(cfg_path)
-    status = old.get("status") if isinstance(old, dict) else None
+    old = artifacts.read_config(run_dir).fields
+    status = old["status"]
     if status == "failed":
         # A start that failed before its first epoch (see _mark_failed_start): nothing in it
         # is worth keeping, so the corrected command simply replaces it.
@@ -483,7 +457,7 @@ class _Trainer:
     # ---- checkpoints (NumPy archives: plain arrays, no optimizer riding along, fast to write)
     def save_state(self) -> None:
         atomic_write_json(self.ckpt_dir / "state.json", self.state)
-        _write_history(self.run_dir, self.state["history"])
+        artifacts.write_history(self.run_dir, self.state["history"])
 
     def save_best(self) -> None:
         """ModelCheckpoint(save_best_only): the best weights, in memory and on disk. The
@@ -623,14 +597,6 @@ def _features(feat_model: keras.Model, images: np.ndarray, batch_size: int,
 
 def _onehot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return np.eye(num_classes, dtype="float32")[np.asarray(labels, dtype=int)]
-
-
-def _predictions_csv(probs: np.ndarray, arrays: Any, classes: list[str]) -> str:
-    pred = probs.argmax(axis=1)
-    header = ["path", "label", "pred", *[f"prob_{c}" for c in classes]]
-    rows = [[path, classes[int(lab)], classes[int(p)], *[f"{v:.6f}" for v in row]]
-            for path, lab, p, row in zip(arrays.paths, arrays.labels, pred, probs, strict=True)]
-    return _csv_text(header, rows)
 
 
 def _add_elapsed(store: dict[str, float], key: str, t0: float, cpu0: float) -> None:
@@ -860,7 +826,7 @@ class TrainingRun:
             if self.resumed:
                 self._trainer.restore_weights()
             self.cfg.update(params=models.count_params(model), flops=models.flops(model))
-            atomic_write_json(self.run_dir / "config.json", self.cfg)
+            artifacts.write_config(self.run_dir, self.cfg)
         return model
 
     def fit_stage(self, stage: int, model: keras.Model) -> list[dict[str, Any]]:
@@ -905,7 +871,7 @@ class TrainingRun:
     def _reopen_complete(self) -> None:
         """A finished run: its own config and recorded epochs, nothing to load or train."""
         self.complete = True
-        self.cfg = read_json(self.run_dir / "config.json")
+        self.cfg = artifacts.read_config(self.run_dir).fields
         self.hparams = dict(self.cfg.get("hparams") or {})
         state_path = self.run_dir / "checkpoints" / "state.json"
         if state_path.is_file():
@@ -933,7 +899,7 @@ class TrainingRun:
         if isinstance(saved, dict):
             self.resumed = True
             self._trainer.state = saved
-            old = read_json(self.run_dir / "config.json")
+            old = artifacts.read_config(self.run_dir).fields
             self.cfg.update(started_at=old.get("started_at", _now()), resumed_at=_now())
         else:
             self.cfg["started_at"] = _now()
@@ -943,7 +909,7 @@ class TrainingRun:
         except OSError as err:
             raise JewelNetError(f"cannot create the run folder {self.run_dir}: "
                                 f"{err.strerror or err}") from err
-        atomic_write_json(self.run_dir / "config.json", self.cfg)
+        artifacts.write_config(self.run_dir, self.cfg)
         _enable_determinism()
 
     def distribution_scope(self) -> contextlib.AbstractContextManager:
@@ -1119,25 +1085,24 @@ def _config_stamp(path: Path) -> tuple[int, int, int] | None:
 def _mark_failed(run_dir: Path, err: BaseException) -> None:
     """Set a running run's status to "failed" when no epoch was checkpointed: there is
     nothing to resume, so the next (corrected) command may replace the folder."""
-    cfg_path = run_dir / "config.json"
     if (run_dir / "checkpoints" / "state.json").is_file():
         return
     with contextlib.suppress(JewelNetError, OSError):  # keep the first error
-        cfg = read_json(cfg_path)
-        if isinstance(cfg, dict) and cfg.get("status") == "running":
+        cfg = artifacts.read_config(run_dir).fields
+        if cfg["status"] == "running":
             cfg.update(status="failed", failed_at=_now(), error=str(err))
-            atomic_write_json(cfg_path, cfg)
+            artifacts.write_config(run_dir, cfg)
 
 
 @contextlib.contextmanager
 def _mark_failed_start(run_dir: Path) -> Iterator[None]:
     """:func:`_mark_failed` on an error, if this call wrote the run's config.json (a run
     folder some earlier command left is not this call's to mark)."""
-    before = _config_stamp(run_dir / "config.json")
+    before = _config_stamp(artifacts.config_file(run_dir))
     try:
         yield
     except Exception as err:
-        stamp = _config_stamp(run_dir / "config.json")
+        stamp = _config_stamp(artifacts.config_file(run_dir))
         if stamp is not None and stamp != before:
             _mark_failed(run_dir, err)
         raise
@@ -1146,7 +1111,7 @@ def _mark_failed_start(run_dir: Path) -> Iterator[None]:
 def _move_previous_run(run_dir: Path) -> Path | None:
     """With --overwrite, move the old run aside (brought back if the new one fails, dropped
     once it is complete), so a full disk or a crash never loses a finished run."""
-    if not (run_dir / "config.json").is_file():
+    if not artifacts.config_file(run_dir).is_file():
         return None
     backup = run_dir.with_name(f".{run_dir.name}.previous")
     try:
@@ -1195,7 +1160,7 @@ def _cached_features(trainer: _Trainer, model: keras.Model, train: Any, val: Any
 def _finish(trainer: _Trainer, cfg: dict[str, Any], train: Any, val: Any, test: Any,
             batch_size: int, t_start: float) -> None:
     """Predict with the best checkpoint and write the remaining run files, config last."""
-    st, run_dir, prof = trainer.state, trainer.run_dir, trainer.profile
+    st, run_dir = trainer.state, trainer.run_dir
     trainer.restore_best()
     # model.keras from a fresh, uncompiled copy: the best weights without optimizer state.
     best = models.build_model(trainer.model_name, num_classes=len(cfg["classes"]),
@@ -1203,52 +1168,60 @@ def _finish(trainer: _Trainer, cfg: dict[str, Any], train: Any, val: Any, test: 
     best.set_weights(trainer.model.get_weights())
     best.run_eagerly = trainer.profile.run_eagerly
     _atomic_keras_save(best, run_dir / "model.keras")
-    classes = cfg["classes"]
-    metrics: dict[str, Any] = {"best_epoch": st["best_epoch"], "best_stage": st["best_stage"]}
-    for name, arrays in (("val", val), ("test", test)):
-        if len(arrays) == 0:
-            continue
-        probs = np.asarray(best.predict(arrays.images.astype("float32"),
-                                        batch_size=batch_size, verbose=0), dtype="float64")
-        atomic_write_text(run_dir / f"predictions_{name}.csv",
-                          _predictions_csv(probs, arrays, classes))
-        metrics[f"{name}_accuracy"] = float(np.mean(probs.argmax(1) == arrays.labels))
-        metrics[f"num_{name}"] = len(arrays)
-    atomic_write_json(run_dir / "metrics.json", metrics)
-
-    t = st["timings"]
-    train_s = t["feature_cache_s"] + t["stage1_s"] + t["stage2_s"]
-    epochs = {f"stage{k}": v for k, v in sorted(st["epochs"].items())}
-    stage_s = {"stage1": t["stage1_s"], "stage2": t["stage2_s"]}
-    # Numeric top-level keys with "stage"/"feature" in their name are seconds only: readers
-    # may sum them for a total when they do not know "train_s".
-    timings = {
-        "feature_cache_s": round(t["feature_cache_s"], 3),
-        "stage1_s": round(t["stage1_s"], 3),
-        "stage2_s": round(t["stage2_s"], 3),
-        "train_s": round(train_s, 3),
-        "checkpoint_s": round(t["checkpoint_s"], 3),
-        "wall_s_this_session": round(time.perf_counter() - t_start, 3),
-        "epochs": epochs,
-        "stopped_early": {f"stage{k}": v for k, v in sorted(st["stopped_early"].items())},
-        # CPU seconds of this process (all threads): the same work costs the same CPU time
-        # when a shared host slows the wall clock (see bench.bench_feature_cache).
-        "cpu_s": {k: round(t.get(f"{k}_cpu_s", 0.0), 3)
-                  for k in ("feature_cache", "stage1", "stage2")},
-        "images_per_s": {k: round(len(train) * prof.epoch_repeats * epochs.get(k, 0) / s, 2)
-                         for k, s in stage_s.items() if s > 0 and epochs.get(k)},
-        "cache_views": cfg["feature_cache_views"],
-        "num_train": len(train),
-    }
-    atomic_write_json(run_dir / "timings.json", timings)
+    found = _predict_splits(best, run_dir, cfg["classes"], batch_size, val=val, test=test)
+    metrics = artifacts.Metrics(best_epoch=st["best_epoch"], best_stage=st["best_stage"], **found)
+    artifacts.write_metrics(run_dir, metrics)
+    timings = _timings(trainer, cfg, len(train), t_start)
+    artifacts.write_timings(run_dir, timings)
     for path in [*trainer.ckpt_dir.glob("last-e*"), trainer.ckpt_dir / "features.npz",
                  trainer.ckpt_dir / "best.npz"]:  # only --resume needs them
         path.unlink(missing_ok=True)
     cfg.update(status="complete", finished_at=_now(), best_epoch=st["best_epoch"],
-               val_accuracy=metrics.get("val_accuracy"), test_accuracy=metrics.get("test_accuracy"))
-    atomic_write_json(run_dir / "config.json", cfg)
-    trainer.log(f"done: val {metrics.get('val_accuracy', float('nan')):.3f}, test "
-                f"{metrics.get('test_accuracy', float('nan')):.3f}, train {train_s:.0f} s")
+               val_accuracy=metrics.val_accuracy, test_accuracy=metrics.test_accuracy)
+    artifacts.write_config(run_dir, cfg)
+    val_acc, test_acc = (float("nan") if v is None else v
+                         for v in (metrics.val_accuracy, metrics.test_accuracy))
+    trainer.log(f"done: val {val_acc:.3f}, test {test_acc:.3f}, train {timings.train_s:.0f} s")
+
+
+def _predict_splits(model: keras.Model, run_dir: Path, classes: list[str], batch_size: int,
+                    **splits: Any) -> dict[str, Any]:
+    """Write each non-empty split's predictions; return their accuracies and sizes."""
+    found: dict[str, Any] = {}
+    for name, arrays in splits.items():
+        if len(arrays) == 0:
+            continue
+        probs = np.asarray(model.predict(arrays.images.astype("float32"),
+                                         batch_size=batch_size, verbose=0), dtype="float64")
+        artifacts.write_predictions(run_dir, name, arrays.paths, arrays.labels, probs, classes)
+        found[f"{name}_accuracy"] = float(np.mean(probs.argmax(1) == arrays.labels))
+        found[f"num_{name}"] = len(arrays)
+    return found
+
+
+def _timings(trainer: _Trainer, cfg: dict[str, Any], num_train: int,
+             t_start: float) -> artifacts.Timings:
+    """timings.json from the protocol's clocks (wall and CPU seconds per part)."""
+    t, prof = trainer.state["timings"], trainer.profile
+    epochs = {f"stage{k}": v for k, v in sorted(trainer.state["epochs"].items())}
+    stage_s = {"stage1": t["stage1_s"], "stage2": t["stage2_s"]}
+    return artifacts.Timings(
+        feature_cache_s=round(t["feature_cache_s"], 3),
+        stage1_s=round(t["stage1_s"], 3),
+        stage2_s=round(t["stage2_s"], 3),
+        train_s=round(t["feature_cache_s"] + t["stage1_s"] + t["stage2_s"], 3),
+        checkpoint_s=round(t["checkpoint_s"], 3),
+        wall_s_this_session=round(time.perf_counter() - t_start, 3),
+        epochs=epochs,
+        stopped_early={f"stage{k}": v
+                       for k, v in sorted(trainer.state["stopped_early"].items())},
+        cpu_s={k: round(t.get(f"{k}_cpu_s", 0.0), 3)
+               for k in ("feature_cache", "stage1", "stage2")},
+        images_per_s={k: round(num_train * prof.epoch_repeats * epochs.get(k, 0) / s, 2)
+                      for k, s in stage_s.items() if s > 0 and epochs.get(k)},
+        cache_views=cfg["feature_cache_views"],
+        num_train=num_train,
+    )
 
 
 def run_train(args: Any) -> int:
