@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .contracts import artifacts
 from .contracts.config import (
     MODEL_SPECS,
     MODEL_TITLES,
@@ -27,7 +28,7 @@ from .contracts.config import (
     check_experiment,
     run_name,
 )
-from .contracts.utils import atomic_write_bytes, read_json
+from .contracts.utils import atomic_write_bytes
 from .images import data, synth
 from .report.plots import figure_bytes
 
@@ -139,13 +140,13 @@ class NotebookParams:
         run = train.open_run(model, self.dataset(), split, self.profile, self.artifacts,
                              seed=self.seed, weights=self.weights, resume=not retrain,
                              overwrite=retrain, progress=progress)
-        cfg = read_json(run.run_dir / "config.json")
+        cfg = artifacts.read_config(run.run_dir)
         wanted = "none" if self.weights is None else self.weights
-        if cfg.get("data_hash") != data.data_hash(manifest) or (
-                cfg.get("weights") not in (wanted, str(Path(wanted).resolve()))):
+        if cfg.data_hash != data.data_hash(manifest) or (
+                cfg.weights not in (wanted, str(Path(wanted).resolve()))):
             raise ParameterError(
                 f"{self.rel(run.run_dir)} holds a finished run made with other data or weights "
-                f"(weights={cfg.get('weights')!r}); set RETRAIN = True to train again, or use "
+                f"(weights={cfg.weights!r}); set RETRAIN = True to train again, or use "
                 "another ARTIFACTS folder"
             )
         return run

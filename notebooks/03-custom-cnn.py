@@ -81,7 +81,7 @@ import pandas as pd
 from IPython.display import Code, display
 
 from jewelnet_utils.book import check_params, model_title, show_figure
-from jewelnet_utils.contracts.utils import read_json
+from jewelnet_utils.contracts import artifacts
 from jewelnet_utils.report import evaluate, plots
 from jewelnet_utils.run import models, train
 
@@ -288,7 +288,8 @@ print(P.provenance(f"the {model_title(MODEL)} learning curves"))
 # and paired comparisons between the models.
 
 # %%
-display(pd.Series(read_json(run_dir / "metrics.json"), name="value", dtype=object).to_frame())
+metrics = artifacts.read_metrics(run_dir).as_dict()
+display(pd.Series(metrics, name="value", dtype=object).to_frame())
 print(P.provenance(f"the {model_title(MODEL)} accuracies"))
 
 # %% [markdown]

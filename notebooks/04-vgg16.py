@@ -89,8 +89,7 @@ from jewelnet_utils.book import (
     show_figure,
     show_table,
 )
-from jewelnet_utils.contracts import records
-from jewelnet_utils.contracts.utils import read_json
+from jewelnet_utils.contracts import artifacts, records
 from jewelnet_utils.report import evaluate, plots
 from jewelnet_utils.run import models, pretrain, train
 
@@ -378,7 +377,8 @@ print(P.provenance(f"the {model_title(MODEL)} learning curves"))
 # and paired comparisons between the models.
 
 # %%
-display(pd.Series(read_json(run_dir / "metrics.json"), name="value", dtype=object).to_frame())
+metrics = artifacts.read_metrics(run_dir).as_dict()
+display(pd.Series(metrics, name="value", dtype=object).to_frame())
 print(P.provenance(f"the {model_title(MODEL)} accuracies"))
 
 # %% [markdown]

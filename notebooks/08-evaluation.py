@@ -95,7 +95,7 @@ from jewelnet_utils.book import (
     show_image,
     show_warnings,
 )
-from jewelnet_utils.contracts import config
+from jewelnet_utils.contracts import artifacts, config
 from jewelnet_utils.report import comparison, evaluate
 
 # %% [markdown]
@@ -128,7 +128,7 @@ glue("provenance", P.provenance().removeprefix("Provenance: "), display=False)
 
 # %%
 run_dirs = [P.run_dir(m) for m in config.MODELS]
-missing = [d.name for d in run_dirs if not (d / "metrics.json").is_file()]
+missing = [d.name for d in run_dirs if not artifacts.is_finished(d)]
 if missing:
     raise RuntimeError("run notebooks 03-06 first; missing finished runs: "
                        + ", ".join(missing))

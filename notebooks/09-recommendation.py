@@ -89,6 +89,7 @@ from jewelnet_utils.book import (
     show_figure,
     show_warnings,
 )
+from jewelnet_utils.contracts import artifacts
 from jewelnet_utils.images import data
 from jewelnet_utils.report import evaluate, plots, recommend
 
@@ -121,7 +122,7 @@ print(P.provenance())
 
 # %%
 run_dir = P.run_dir(EMBED_MODEL)
-if not (run_dir / "metrics.json").is_file():
+if not artifacts.is_finished(run_dir):
     raise RuntimeError(f"no finished {EMBED_MODEL} run at {run_dir}; run its notebook first")
 model, run_config = evaluate.load_run_model(run_dir)
 size = recommend.model_input_size(model, run_config)

@@ -14,12 +14,12 @@ About 50 minutes on two CPU cores. Notebook 04 shows the file this writes.
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jewelnet_utils.contracts import records
+from jewelnet_utils.contracts import artifacts, records
 from jewelnet_utils.contracts.utils import atomic_write_json
 from jewelnet_utils.images import data, synth
 from jewelnet_utils.report import evaluate
@@ -82,10 +82,10 @@ def one_run(work: Path, data_dir: Path, split: Path, views: int, weights: str | 
 def summarize(run: Path, views: int, tag: str, seed: int, wall_s: float) -> dict:
     """One row of the results: stage-1 best validation accuracy, final accuracies, timings."""
     loaded = evaluate.load_run(run)
-    metrics = json.loads((run / "metrics.json").read_text())
+    metrics = artifacts.read_metrics(run).as_dict()
     history = loaded.history
     stage1_val = history.loc[history["stage"] == 1, "val_accuracy"].tolist()
-    timings = loaded.timings
+    timings = dataclasses.asdict(loaded.timings)
     stage1 = bench._plural(views, "cached view") if views else "frozen backbone"
     return {"backbone": tag, "stage1": stage1,
             "views": views, "seed": seed, "stage1_best_val_accuracy": max(stage1_val),

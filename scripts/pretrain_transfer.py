@@ -14,13 +14,12 @@ Pretraining takes 10-20 minutes per backbone on two CPU cores; each training run
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jewelnet_utils.contracts import records
+from jewelnet_utils.contracts import artifacts, records
 from jewelnet_utils.contracts.config import get_profile
 from jewelnet_utils.contracts.utils import atomic_write_json, library_versions
 from jewelnet_utils.images import data, synth
@@ -37,13 +36,13 @@ def one_run(model: str, weights: str, prof, data_dir: Path, split: Path, out: Pa
     loaded = evaluate.load_run(run)
     y_true, y_pred = loaded.labels("test")
     ci = evaluate.bootstrap_ci(y_true, y_pred, seed=seed)
-    cfg = json.loads((run / "config.json").read_text())
+    cfg = loaded.config.fields
     return {"weights": weights, "weights_file": cfg.get("weights_file"),
             "weights_recipe": cfg.get("weights_recipe"),
             "test_accuracy": float((y_true == y_pred).mean()), "num_test": int(len(y_true)),
             "test_accuracy_ci95": [ci.low, ci.high],
-            "val_accuracy": json.loads((run / "metrics.json").read_text()).get("val_accuracy"),
-            "wall_s": round(time.time() - wall0, 1), "cpu_s": loaded.timings.get("cpu_s"),
+            "val_accuracy": artifacts.read_metrics(run).val_accuracy,
+            "wall_s": round(time.time() - wall0, 1), "cpu_s": loaded.timings.cpu_s,
             "load_average": {"start": list(load0), "end": list(os.getloadavg())},
             "correct": (y_true == y_pred).tolist()}
 

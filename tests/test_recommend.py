@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from jewelnet_utils.contracts import artifacts
 from jewelnet_utils.contracts.config import JewelNetError
 from jewelnet_utils.report import recommend as rc
 
@@ -179,9 +180,10 @@ def world(tmp_path_factory):
     run = root / "artifacts" / "custom_cnn-smoke-s42"
     run.mkdir(parents=True)
     _tiny_model().save(run / "model.keras")
-    (run / "config.json").write_text(json.dumps({
-        "model": "custom_cnn", "profile": {"name": "smoke"}, "seed": 42, "weights": None,
-        "data_dir": "data", "classes": CLASSES, "input_size": SIZE, "status": "complete"}))
+    artifacts.write_config(run, {
+        "model": "custom_cnn", "profile": {"name": "smoke"}, "seed": 42, "weights": "none",
+        "data_dir": "data", "data_hash": "0" * 64, "classes": CLASSES, "input_size": SIZE,
+        "library_versions": {}, "status": "complete"})
     colours = {"bangle": (200, 40, 40), "ring": (40, 200, 40), "chain": (40, 40, 200)}
     catalog = root / "catalog"
     for c, (cls, colour) in enumerate(colours.items()):
@@ -271,7 +273,7 @@ def test_cli_recommend_good_and_bad_queries_with_gallery_and_cache(world, capsys
     assert str(nearest) in lines[2] and nearest.parent.name in lines[2]
     # Before the matches, the thesis's flow names the photo's class with its probability,
     # the classifier's own argmax.
-    cfg = json.loads((world["run"] / "config.json").read_text())
+    cfg = artifacts.read_config(world["run"]).fields
     probs = model.predict(rc.prepare_image(world["good"], SIZE)[None], verbose=0)[0]
     expected = f"  predicted class: {cfg['classes'][int(np.argmax(probs))]} "
     assert lines[1].startswith(expected) and f"(probability {probs.max():.2f})" in lines[1]

@@ -18,6 +18,7 @@ from PIL import Image
 from scipy import ndimage
 
 from jewelnet_utils.cli import main
+from jewelnet_utils.contracts import artifacts
 from jewelnet_utils.contracts.config import CLASSES, PROFILES, JewelNetError
 from jewelnet_utils.images import synth
 from jewelnet_utils.tools import calibrate
@@ -365,12 +366,23 @@ def test_confusion_pairs_sum_both_directions_and_sort() -> None:
 
 
 def _calib_run(tmp_path: Path, name: str, rows: list[tuple[str, str]]) -> Path:
+    """A finished run folder holding only what calibration_record reads, written by the
+    run folder's own writers."""
     run = tmp_path / name
     run.mkdir()
-    lines = ["path,label,pred"] + [f"{t}/{i}.png,{t},{p}" for i, (t, p) in enumerate(rows)]
-    (run / "predictions_test.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (run / "config.json").write_text(json.dumps({"seed": 7, "profile": {"name": "cpu"}}))
-    (run / "timings.json").write_text(json.dumps({"train_s": 12.34}))
+    classes = sorted({c for pair in rows for c in pair})
+    artifacts.write_config(run, {
+        "model": "custom_cnn", "profile": {"name": "cpu"}, "seed": 7, "weights": "none",
+        "classes": classes, "input_size": 96, "data_dir": "data", "data_hash": "0" * 64,
+        "library_versions": {}, "status": "complete"})
+    labels = [classes.index(t) for t, _ in rows]
+    probs = np.eye(len(classes))[[classes.index(p) for _, p in rows]]
+    artifacts.write_predictions(run, "test", [f"{t}/{i}.png" for i, (t, _) in enumerate(rows)],
+                                labels, probs, classes)
+    artifacts.write_timings(run, artifacts.Timings(
+        feature_cache_s=0.0, stage1_s=12.34, stage2_s=0.0, train_s=12.34, checkpoint_s=0.0,
+        wall_s_this_session=13.0, epochs={"stage1": 1}, stopped_early={"stage1": False},
+        cpu_s={}, images_per_s={}, cache_views=0, num_train=1))
     return run
 
 

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from jewelnet_utils import cli
-from jewelnet_utils.contracts import config
+from jewelnet_utils.contracts import artifacts, config
 from jewelnet_utils.contracts.config import JewelNetError
 from jewelnet_utils.images import data
 from jewelnet_utils.run import tuning
@@ -152,8 +152,8 @@ def test_budgets_per_profile() -> None:
 @pytest.mark.slow
 def test_smoke_search_writes_best_json_and_trials_csv(smoke_search: tuple[dict, Path]) -> None:
     best, folder = smoke_search
-    on_disk = json.loads((folder / "best.json").read_text())
-    assert on_disk == best
+    on_disk = artifacts.read_tuning_result(folder)  # best.json's one reader
+    assert on_disk.fields == best and on_disk.hparams == best["hparams"]
     for key in ("model", "profile", "algorithm", "seed", "hparams", "val_accuracy", "trials"):
         assert key in best, key
     assert (best["model"], best["profile"], best["algorithm"], best["seed"]) == (
@@ -408,7 +408,7 @@ def test_bad_arguments_give_clear_errors(dataset: tuple[Path, Path], tmp_path: P
         tuning.trials_table(tmp_path / "nowhere")
     (tmp_path / "other.json").write_text('{"val_accuracy": 1}')
     with pytest.raises(JewelNetError, match="not a best.json"):
-        tuning.load_best(tmp_path / "other.json")
+        artifacts.read_tuning_result(tmp_path / "other.json")
 
 
 def test_cli_reports_errors_in_one_line(dataset: tuple[Path, Path], tmp_path: Path,

@@ -30,6 +30,7 @@ import keras
 import keras_tuner as kt
 from keras_tuner.src.engine import tuner_utils  # convert_to_metrics_dict: not re-exported
 
+from ..contracts import artifacts
 from ..contracts.config import (
     DEFAULT_SEED,
     MODEL_SPECS,
@@ -434,7 +435,7 @@ def _prepare_folder(target: Path, meta: dict[str, Any], overwrite: bool) -> None
     """Clear (``overwrite``) or check that a resumed search is the same search, then record it."""
     meta_path = target / "search.json"
     if overwrite:
-        for name in ("search.json", "trials.csv", "best.json", PROJECT):
+        for name in ("search.json", "trials.csv", artifacts.BEST_FILE, PROJECT):
             path = target / name
             if path.is_dir():
                 shutil.rmtree(path)
@@ -487,7 +488,7 @@ def write_results(target: Path, meta: Mapping[str, Any], budget: Mapping[str, An
         "budget": {k: budget[k] for k in BUDGET_DEFAULTS},
         "search_seconds": None if seconds is None else round(seconds, 1),
     }
-    atomic_write_json(target / "best.json", result)
+    artifacts.write_tuning_result(target, result)
     return result
 
 
@@ -608,18 +609,6 @@ def plot_hparams(df: pd.DataFrame, title: str = "") -> Figure:
     if title:
         fig.suptitle(title)
     return fig
-
-
-def load_best(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a ``best.json`` (or the folder holding one) and check it has model and hparams."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "best.json"
-    best = read_json(path)
-    if not isinstance(best, dict) or "model" not in best or not isinstance(best.get("hparams"),
-                                                                            dict):
-        raise JewelNetError(f"{path} is not a best.json: it needs 'model' and 'hparams'")
-    return best
 
 
 # --------------------------------------------------------------------------- CLI

@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..contracts import artifacts
 from ..contracts.config import (
     CLASSES,
     MODEL_TITLES,
@@ -36,7 +37,13 @@ from ..contracts.config import (
     get_profile,
 )
 from ..contracts.records import provenance
-from ..contracts.utils import atomic_write_json, cpu_model, library_versions, median_ms
+from ..contracts.utils import (
+    atomic_write_json,
+    cpu_model,
+    library_versions,
+    median_ms,
+    read_json,
+)
 from ..images import data, synth
 from ..report.recommend import EmbeddingIndex
 
@@ -429,9 +436,9 @@ def bench_feature_cache(sizes: Sizes, workdir: Path) -> Result:
                 "out": str(workdir / f"cache-{tag}"), "feature_cache": cached}
         child = _run_child(spec, sizes.memory_timeout * 2, workdir / f"cache-{tag}.log")
         run_dir = Path(child["run_dir"])
-        config = _read_json(run_dir / "config.json")
-        timings[tag] = {**_read_json(run_dir / "timings.json"),
-                        "num_train": config["num_train"], "num_val": config.get("num_val"),
+        config = artifacts.read_config(run_dir)
+        timings[tag] = {**dataclasses.asdict(artifacts.read_timings(run_dir)),
+                        "num_train": config.count("train"), "num_val": config.count("val"),
                         "peak_rss_gib": child["peak_rss_gib"]}
     cached_s = timings["cached"]["feature_cache_s"] + timings["cached"]["stage1_s"]
     frozen_s = timings["frozen"]["stage1_s"]
@@ -907,10 +914,6 @@ def _noise_dataset(workdir: Path, per_class: int, size: int) -> tuple[Path, Path
     return root, split
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -1077,7 +1080,7 @@ def run(quick: bool = False, only: list[str] | None = None,
 
 def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a ``--json`` report (the book's efficiency section uses this)."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    return read_json(path)
 
 
 def newest_record(folder: str | os.PathLike[str], quick: bool | None = False) -> Path | None:

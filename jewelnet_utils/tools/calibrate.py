@@ -10,7 +10,6 @@ book was measured" shows the record with each run's verdict against the goals be
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 import keras
 
+from ..contracts import artifacts
 from ..contracts.config import get_profile
 from ..contracts.utils import atomic_write_json
 from ..images import synth
@@ -47,23 +47,22 @@ def confusion_pairs(labels: Iterable[str], preds: Iterable[str]) -> list[tuple[s
 def calibration_record(run_dir: str | os.PathLike[str], difficulty: str,
                        data_seed: int) -> dict[str, Any]:
     """Summarise one Custom CNN run on a JewelSynth set as a calibration measurement."""
-    run = Path(run_dir)
-    with open(run / "predictions_test.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    cfg = json.loads((run / "config.json").read_text(encoding="utf-8"))
-    timings = json.loads((run / "timings.json").read_text(encoding="utf-8"))
-    correct = sum(r["label"] == r["pred"] for r in rows)
-    pairs = confusion_pairs([r["label"] for r in rows], [r["pred"] for r in rows])
+    cfg = artifacts.read_config(run_dir)
+    predictions = artifacts.read_predictions(run_dir, "test", cfg.classes)
+    labels = [cfg.classes[i] for i in predictions["label"]]
+    preds = [cfg.classes[i] for i in predictions["pred"]]
+    correct = sum(label == pred for label, pred in zip(labels, preds, strict=True))
+    pairs = confusion_pairs(labels, preds)
     return {
         "generator_version": synth.VERSION,
         "difficulty": difficulty,
         "data_seed": int(data_seed),
-        "train_seed": int(cfg.get("seed", 0)),
-        "profile": cfg.get("profile", {}).get("name", "?"),
-        "test_accuracy": round(correct / len(rows), 4),
-        "n_test": len(rows),
+        "train_seed": cfg.seed,
+        "profile": cfg.profile_name,
+        "test_accuracy": round(correct / len(labels), 4),
+        "n_test": len(labels),
         "top_pairs": [[k, v] for k, v in pairs[:4]],
-        "train_s": round(float(timings.get("train_s", 0.0)), 1),
+        "train_s": round(artifacts.read_timings(run_dir).train_s, 1),
         "backend": keras.backend.backend(),
         "cpus": os.cpu_count(),
         "date": time.strftime("%Y-%m-%d"),
