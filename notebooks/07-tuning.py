@@ -83,6 +83,7 @@ import pandas as pd
 from IPython.display import display
 
 from jewelnet_utils.book import check_params, model_title, show_figure
+from jewelnet_utils.contracts import artifacts
 from jewelnet_utils.run import tuning
 
 # %% [markdown]
@@ -170,7 +171,7 @@ for name in models_to_tune:
 # %%
 for name, best in results.items():
     display(pd.Series(best.get("hparams", {}), name=model_title(name), dtype=object).to_frame())
-    print(f"saved as {P.rel(P.tuning_dir() / name / 'best.json')}")
+    print(f"saved as {P.rel(artifacts.best_file(P.tuning_dir() / name))}")
     print(P.provenance(f"the best {model_title(name)} configuration"))
 
 # %% [markdown]

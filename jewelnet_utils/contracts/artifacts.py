@@ -3,6 +3,7 @@
 * the run folder (``train.py`` writes it): ``config.json`` (:class:`RunConfig`),
   ``metrics.json`` (:class:`Metrics`), ``timings.json`` (:class:`Timings`), ``history.csv``
   and ``predictions_<split>.csv`` (tables);
+* the split manifest (``jewelnet split``; ``data.py`` makes it, :class:`SplitManifest`);
 * the tuning result ``best.json`` (``tuning.py`` writes it, :class:`TuningResult`).
 
 Readers know the one key the writer writes and say which file is wrong in one line, so a
@@ -17,6 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +35,8 @@ RUN_FORMAT = 1
 # Format versions a reader accepts: 0 is the unversioned layout (same keys, no "format").
 RUN_FORMATS_READ = (0, RUN_FORMAT)
 TUNING_FORMAT = 1
+MANIFEST_VERSION = 1
+SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
@@ -70,9 +74,8 @@ def predictions_file(run_dir: PathLike, split: str) -> Path:
 
 
 def best_file(folder: PathLike) -> Path:
-    """``best.json`` given the file itself or the tuning folder holding it."""
-    path = Path(folder)
-    return path / BEST_FILE if path.is_dir() else path
+    """The ``best.json`` of a tuning folder (``<out>/<model>/``)."""
+    return Path(folder) / BEST_FILE
 
 
 def is_finished(run_dir: PathLike) -> bool:
@@ -300,6 +303,116 @@ def read_predictions(run_dir: PathLike, split: str, classes: Sequence[str]) -> p
     return table
 
 
+# --------------------------------------------------------------------------- split manifest
+
+def check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
+    """Three positive fractions summing to 1, or a clear error naming the value."""
+    try:
+        values = tuple(float(r) for r in ratios)
+    except (TypeError, ValueError) as err:
+        raise JewelNetError(f"split ratios must be three numbers, got {ratios!r}") from err
+    if (
+        len(values) != 3
+        or not all(math.isfinite(v) and v > 0 for v in values)
+        or abs(sum(values) - 1.0) > 1e-6
+    ):
+        raise JewelNetError(
+            f"split ratios must be three positive numbers summing to 1, got {list(ratios)!r}"
+        )
+    return values  # type: ignore[return-value]
+
+
+def _invalid(source: str, what: str) -> JewelNetError:
+    return JewelNetError(f"{source} is not a valid split manifest: {what}")
+
+
+def _check_manifest_head(obj: Any, source: str) -> None:
+    """The manifest's keys, version, data folder, seed and classes."""
+    if not isinstance(obj, dict):
+        raise _invalid(source, "expected a JSON object")
+    for key in ("version", "data_dir", "seed", "classes", "files"):
+        if key not in obj:
+            raise _invalid(source, f"missing key {key!r}")
+    if obj["version"] != MANIFEST_VERSION:
+        raise _invalid(source, f"version {obj['version']!r} (this code reads version "
+                               f"{MANIFEST_VERSION})")
+    if not isinstance(obj["data_dir"], str):
+        raise _invalid(source, "'data_dir' must be a string")
+    if isinstance(obj["seed"], bool) or not isinstance(obj["seed"], int):
+        raise _invalid(source, "'seed' must be an integer")
+    classes = obj["classes"]
+    if (not isinstance(classes, list) or not classes or len(set(classes)) != len(classes)
+            or not all(isinstance(c, str) for c in classes)):
+        raise _invalid(source, "'classes' must be a non-empty list of distinct names")
+    if "ratios" in obj:
+        try:
+            check_ratios(obj["ratios"])
+        except JewelNetError as err:
+            raise _invalid(source, str(err)) from err
+
+
+def _check_manifest_files(obj: dict[str, Any], source: str) -> None:
+    """Each listed file once, with a known class and subset; skipped files with a path."""
+    if not isinstance(obj["files"], list):
+        raise _invalid(source, "'files' must be a list")
+    seen: set[str] = set()
+    for k, entry in enumerate(obj["files"]):
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(key), str) for key in ("path", "class", "split", "sha256")
+        ):
+            raise _invalid(source, f"files[{k}] needs string 'path', 'class', 'split', 'sha256'")
+        if entry["class"] not in obj["classes"]:
+            raise _invalid(source, f"files[{k}] has unknown class {entry['class']!r}")
+        if entry["split"] not in SPLITS:
+            raise _invalid(source, f"files[{k}] has split {entry['split']!r} (train/val/test)")
+        if entry["path"] in seen:
+            raise _invalid(source, f"file {entry['path']!r} is listed twice")
+        seen.add(entry["path"])
+    skipped = obj.get("skipped", [])
+    if not isinstance(skipped, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("path"), str) for s in skipped
+    ):
+        raise _invalid(source, "'skipped' must be a list of {path, reason} objects")
+
+
+@dataclass(frozen=True)
+class SplitManifest:
+    """A split manifest: which file of ``data_dir`` is in which subset. Paths are relative
+    to ``data_dir`` with ``/`` separators; each file carries its class and SHA-256."""
+
+    data_dir: str
+    seed: int
+    classes: list[str]
+    files: list[dict[str, str]]  # {"path", "class", "split", "sha256"}
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {"path", "reason"}
+    ratios: list[float] | None = None
+    hash_threshold: int | None = None
+
+    @classmethod
+    def from_dict(cls, obj: Any, source: str = "split manifest") -> SplitManifest:
+        """Check a manifest's JSON object; one line naming ``source`` when it is wrong."""
+        _check_manifest_head(obj, source)
+        _check_manifest_files(obj, source)
+        return cls(data_dir=obj["data_dir"], seed=obj["seed"], classes=obj["classes"],
+                   files=obj["files"], skipped=obj.get("skipped", []),
+                   ratios=obj.get("ratios"), hash_threshold=obj.get("hash_threshold"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object as written (settings first, then the files)."""
+        head = {"version": MANIFEST_VERSION, "data_dir": self.data_dir, "seed": self.seed}
+        optional = {"ratios": self.ratios, "hash_threshold": self.hash_threshold}
+        return {**head, **{k: v for k, v in optional.items() if v is not None},
+                "classes": self.classes, "files": self.files, "skipped": self.skipped}
+
+
+def write_split_manifest(path: PathLike, manifest: SplitManifest) -> Path:
+    return atomic_write_json(path, manifest.to_dict())
+
+
+def read_split_manifest(path: PathLike) -> SplitManifest:
+    return SplitManifest.from_dict(read_json(path), source=str(path))
+
+
 # --------------------------------------------------------------------------- best.json
 
 @dataclass(frozen=True)
@@ -322,7 +435,7 @@ def write_tuning_result(folder: PathLike, result: Mapping[str, Any]) -> Path:
 
 def read_tuning_result(path: PathLike) -> TuningResult:
     """Read a ``best.json`` (or the tuning folder holding one)."""
-    path = best_file(path)
+    path = best_file(path) if Path(path).is_dir() else Path(path)
     obj = read_json(path)
     if not isinstance(obj, dict) or "model" not in obj or not isinstance(obj.get("hparams"),
                                                                         dict):
@@ -337,10 +450,11 @@ def read_tuning_result(path: PathLike) -> TuningResult:
 
 
 __all__ = [
-    "BEST_FILE", "CONFIG_FILE", "HISTORY_COLUMNS", "Metrics", "RUN_FORMAT", "RunConfig",
-    "Timings", "TuningResult", "best_file", "config_file", "history_file", "is_finished",
-    "metrics_file", "predictions_file", "read_config", "read_history", "read_metrics",
-    "read_predictions", "read_timings", "read_tuning_result", "timings_file", "write_config",
-    "write_history", "write_metrics", "write_predictions", "write_timings",
-    "write_tuning_result",
+    "BEST_FILE", "CONFIG_FILE", "HISTORY_COLUMNS", "MANIFEST_VERSION", "Metrics", "RUN_FORMAT",
+    "RunConfig", "SPLITS", "SplitManifest", "Timings", "TuningResult", "best_file",
+    "check_ratios", "config_file", "history_file", "is_finished", "metrics_file",
+    "predictions_file", "read_config", "read_history", "read_metrics", "read_predictions",
+    "read_split_manifest", "read_timings", "read_tuning_result", "timings_file",
+    "write_config", "write_history", "write_metrics", "write_predictions",
+    "write_split_manifest", "write_timings", "write_tuning_result",
 ]

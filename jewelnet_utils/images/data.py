@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contracts import artifacts
 from ..contracts.config import DEFAULT_SEED, JewelNetError, class_sort_key, normalise_class_name
 
 # The decoder lives in images.py; its public names stay reachable here, where the audit and
@@ -37,11 +38,12 @@ from ..contracts.decode import (  # noqa: F401 - re-exported
     open_rgb,
     resize_square,
 )
-from ..contracts.utils import atomic_write_json, read_json, sha256_file
+from ..contracts.utils import atomic_write_json, sha256_file
 
 MIN_PER_CLASS = 3  # one image per split at least
-MANIFEST_VERSION = 1
-SPLITS: tuple[str, ...] = ("train", "val", "test")
+# The manifest's format is artifacts.SplitManifest; these names stay here for the callers.
+SPLITS = artifacts.SPLITS
+check_ratios = artifacts.check_ratios
 DEFAULT_RATIOS: tuple[float, float, float] = (0.7, 0.15, 0.15)
 _PROGRESS_MIN_FILES = 200
 MAX_UNCONFIRMED_LISTED = 500  # a very loose --hash-threshold matches nearly every pair
@@ -483,23 +485,6 @@ def run_audit(args: Any) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
-    """Three positive fractions summing to 1, or a clear error naming the value."""
-    try:
-        values = tuple(float(r) for r in ratios)
-    except (TypeError, ValueError) as err:
-        raise JewelNetError(f"split ratios must be three numbers, got {ratios!r}") from err
-    if (
-        len(values) != 3
-        or not all(math.isfinite(v) and v > 0 for v in values)
-        or abs(sum(values) - 1.0) > 1e-6
-    ):
-        raise JewelNetError(
-            f"split ratios must be three positive numbers summing to 1, got {list(ratios)!r}"
-        )
-    return values  # type: ignore[return-value]
-
-
 def split_sizes(n: int, ratios: Sequence[float] = DEFAULT_RATIOS) -> tuple[int, int, int]:
     """Per-class (train, val, test) sizes; reproduces thesis Table 4.1 exactly.
 
@@ -579,79 +564,34 @@ def make_split(data_dir: str | os.PathLike[str], seed: int = DEFAULT_SEED,
         raise JewelNetError(report.problem)
     good = [r for r in report.files if r.usable]
     assigned = _assign_splits(good, report.classes, int(seed), ratio_values)
-    return {
-        "version": MANIFEST_VERSION,
-        "data_dir": Path(data_dir).as_posix(),
-        "seed": int(seed),
-        "ratios": list(ratio_values),
-        "hash_threshold": report.hash_threshold,
-        "classes": list(report.classes),
-        "files": [
+    return artifacts.SplitManifest(
+        data_dir=Path(data_dir).as_posix(),
+        seed=int(seed),
+        ratios=list(ratio_values),
+        hash_threshold=report.hash_threshold,
+        classes=list(report.classes),
+        files=[
             {"path": r.path, "class": r.class_name, "split": assigned[r.path], "sha256": r.sha256}
             for r in good
         ],
-        "skipped": [{"path": u["path"], "reason": u["reason"]} for u in report.unusable],
-    }
-
-
-def _invalid(source: str, what: str) -> JewelNetError:
-    return JewelNetError(f"{source} is not a valid split manifest: {what}")
+        skipped=[{"path": u["path"], "reason": u["reason"]} for u in report.unusable],
+    ).to_dict()
 
 
 def validate_manifest(manifest: Any, source: str = "split manifest") -> dict[str, Any]:
-    """Check a manifest's structure; raise a clear error naming ``source`` otherwise."""
-    if not isinstance(manifest, dict):
-        raise _invalid(source, "expected a JSON object")
-    for key in ("version", "data_dir", "seed", "classes", "files"):
-        if key not in manifest:
-            raise _invalid(source, f"missing key {key!r}")
-    if manifest["version"] != MANIFEST_VERSION:
-        raise _invalid(source, f"version {manifest['version']!r} (this code reads version 1)")
-    if not isinstance(manifest["data_dir"], str):
-        raise _invalid(source, "'data_dir' must be a string")
-    if isinstance(manifest["seed"], bool) or not isinstance(manifest["seed"], int):
-        raise _invalid(source, "'seed' must be an integer")
-    classes = manifest["classes"]
-    if (not isinstance(classes, list) or not classes or len(set(classes)) != len(classes)
-            or not all(isinstance(c, str) for c in classes)):
-        raise _invalid(source, "'classes' must be a non-empty list of distinct names")
-    if not isinstance(manifest["files"], list):
-        raise _invalid(source, "'files' must be a list")
-    seen: set[str] = set()
-    for k, entry in enumerate(manifest["files"]):
-        if not isinstance(entry, dict) or not all(
-            isinstance(entry.get(key), str) for key in ("path", "class", "split", "sha256")
-        ):
-            raise _invalid(source, f"files[{k}] needs string 'path', 'class', 'split', 'sha256'")
-        if entry["class"] not in classes:
-            raise _invalid(source, f"files[{k}] has unknown class {entry['class']!r}")
-        if entry["split"] not in SPLITS:
-            raise _invalid(source, f"files[{k}] has split {entry['split']!r} (train/val/test)")
-        if entry["path"] in seen:
-            raise _invalid(source, f"file {entry['path']!r} is listed twice")
-        seen.add(entry["path"])
-    skipped = manifest.get("skipped", [])
-    if not isinstance(skipped, list) or not all(
-        isinstance(s, dict) and isinstance(s.get("path"), str) for s in skipped
-    ):
-        raise _invalid(source, "'skipped' must be a list of {path, reason} objects")
-    if "ratios" in manifest:
-        try:
-            check_ratios(manifest["ratios"])
-        except JewelNetError as err:
-            raise _invalid(source, str(err)) from err
-    return manifest
+    """Check a manifest's structure (``artifacts.SplitManifest``); raise a clear error naming
+    ``source`` otherwise. Returns the manifest as written."""
+    return artifacts.SplitManifest.from_dict(manifest, source).to_dict()
 
 
 def save_manifest(manifest: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Validate and write a manifest atomically."""
-    validate_manifest(manifest)
-    return atomic_write_json(path, manifest)
+    return artifacts.write_split_manifest(path, artifacts.SplitManifest.from_dict(manifest))
 
 
 def load_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate a manifest written by :func:`make_split`."""
-    return validate_manifest(read_json(path), source=str(path))
+    return artifacts.read_split_manifest(path).to_dict()
 
 
 def data_hash(manifest: dict[str, Any]) -> str:

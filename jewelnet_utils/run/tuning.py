@@ -629,8 +629,9 @@ def run_tune(args: Any) -> int:
     print(f"{result['trials']} trials ({result['algorithm']}) in "
           f"{result['search_seconds']:.0f} s; best val_accuracy {result[OBJECTIVE]:.4f}")
     print("best hyperparameters: " + ", ".join(f"{k}={v}" for k, v in result["hparams"].items()))
-    print(f"wrote {target / 'best.json'} and {target / 'trials.csv'}; train with "
-          f"`jewelnet train --model {args.model} --hparams {target / 'best.json'} ...`")
+    best = artifacts.best_file(target)
+    print(f"wrote {best} and {target / 'trials.csv'}; train with "
+          f"`jewelnet train --model {args.model} --hparams {best} ...`")
     return 0
 
 
