@@ -115,7 +115,10 @@ def test_protocol_stops_halves_decays_and_keeps_the_best_epoch(tmp_path: Path) -
     assert st["stopped_early"] == {"1": True} and st["checkpoint"] is None
 
     # The last epoch's weights are in the model; model.keras and metrics.json must hold epoch 6.
-    cfg = {"classes": CLASSES4, "input_size": SIZE, "feature_cache_views": 0}
+    cfg = {"model": "custom_cnn", "profile": {"name": "protocol"}, "seed": 0,
+           "weights": "none", "data_dir": "data", "data_hash": "0" * 64,
+           "library_versions": {}, "status": "running", "classes": CLASSES4,
+           "input_size": SIZE, "feature_cache_views": 0}
     val, test = _arrays(8, seed=2), _arrays(8, seed=3)
     train._finish(trainer, cfg, _arrays(8, seed=4), val, test, batch_size=8, t_start=0.0)
     saved = models.load_model(tmp_path / "run" / "model.keras")
