@@ -40,14 +40,24 @@ def _band(ctx: DrawingContext, a: float, aspect: float, width: float, height: fl
         ctx.dark(hole, value=0)
 
 
+def _rigid_band(ctx: DrawingContext, aspect: tuple[float, float], width: tuple[float, float],
+                height: tuple[float, float]) -> tuple[float, float, float]:
+    """A band (bangle, ring shank) of proportions drawn from the ranges; (aspect, width,
+    height). Seen from straight above (aspect 1) its outer wall does not show at all."""
+    rng = ctx.rng
+    tilt = float(rng.uniform(*aspect))
+    band_width = float(rng.uniform(*width))
+    wall = float(rng.uniform(*height)) * math.sqrt(1 - tilt**2)
+    ctx.aspect = tilt
+    ctx.tube = band_width * 0.9
+    _band(ctx, 1.0, tilt, band_width, wall)
+    return tilt, band_width, wall
+
+
 def _build_bangle(ctx: DrawingContext) -> None:
     rng = ctx.rng
-    aspect = float(rng.uniform(0.35, 1.0))
-    width = float(rng.uniform(0.10, 0.22))
-    height = float(rng.uniform(0.10, 0.30)) * math.sqrt(1 - aspect**2)
-    ctx.aspect = aspect
-    ctx.tube = width * 0.9
-    _band(ctx, 1.0, aspect, width, height)
+    aspect, width, height = _rigid_band(ctx, aspect=(0.35, 1.0), width=(0.10, 0.22),
+                                        height=(0.10, 0.30))
     mid = 1.0 - width / 2
     ctx.path = ellipse(mid, mid * aspect, 72)
     ctx.style = "plain"
@@ -302,12 +312,7 @@ def _build_pendant(ctx: DrawingContext) -> None:
 
 def _build_ring(ctx: DrawingContext) -> None:
     rng = ctx.rng
-    aspect = float(rng.uniform(0.3, 0.75))
-    width = float(rng.uniform(0.12, 0.2))
-    height = float(rng.uniform(0.25, 0.5)) * math.sqrt(1 - aspect**2)
-    ctx.aspect = aspect
-    ctx.tube = width * 0.9
-    _band(ctx, 1.0, aspect, width, height)
+    aspect = _rigid_band(ctx, aspect=(0.3, 0.75), width=(0.12, 0.2), height=(0.25, 0.5))[0]
     head = str(rng.choice(["solitaire", "halo", "trio", "signet"], p=[0.45, 0.25, 0.15, 0.15]))
     top = -aspect
     r = float(rng.uniform(0.22, 0.38))
