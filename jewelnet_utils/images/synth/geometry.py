@@ -42,19 +42,20 @@ def resample(path: Points, step: float, closed: bool) -> tuple[Points, np.ndarra
     seg = np.hypot(*np.diff(pts, axis=0).T)
     cum = np.concatenate([[0.0], np.cumsum(seg)])
     total = float(cum[-1])
-    n = max(2, int(round(total / max(step, 1e-6))))
-    d = np.linspace(0.0, total, n, endpoint=not closed)
+    count = max(2, int(round(total / max(step, 1e-6))))
+    stations = np.linspace(0.0, total, count, endpoint=not closed)
     eps = total * 1e-3
 
-    def at(dd: np.ndarray) -> Points:
+    def at(distance: np.ndarray) -> Points:
         if closed:
-            dd = np.mod(dd, total)
+            distance = np.mod(distance, total)
         else:
-            dd = np.clip(dd, 0.0, total)
-        return np.stack([np.interp(dd, cum, pts[:, 0]), np.interp(dd, cum, pts[:, 1])], axis=1)
+            distance = np.clip(distance, 0.0, total)
+        return np.stack([np.interp(distance, cum, pts[:, 0]),
+                         np.interp(distance, cum, pts[:, 1])], axis=1)
 
-    out = at(d)
-    fwd, back = at(d + eps), at(d - eps)
+    out = at(stations)
+    fwd, back = at(stations + eps), at(stations - eps)
     ang = np.arctan2(fwd[:, 1] - back[:, 1], fwd[:, 0] - back[:, 0])
     return out, ang
 
