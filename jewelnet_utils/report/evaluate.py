@@ -814,11 +814,8 @@ def _error_images(run: Run, split: str, pairs: Sequence[tuple[str, str]] | None,
                                                              strict=True)]
         errors = errors[np.asarray(keep, dtype=bool)]
     probs = run.probs(split)
-    if probs is not None:
-        errors["confidence"] = probs[errors.index.to_numpy(), errors["pred"].to_numpy()]
-        errors = errors.sort_values("confidence", ascending=False, kind="stable")
-    else:
-        errors["confidence"] = np.nan
+    errors["confidence"] = probs[errors.index.to_numpy(), errors["pred"].to_numpy()]
+    errors = errors.sort_values("confidence", ascending=False, kind="stable")
     return errors.head(limit)
 
 
@@ -831,7 +828,7 @@ def _misclassified_figure(run: Run, split: str, limit: int = 12) -> tuple[Any, s
         images.append(thumbnail(load_image(resolve_image(run, row["path"]))))
         true.append(run.classes[row["label"]])
         pred.append(run.classes[row["pred"]])
-        conf.append(float(row["confidence"]) if pd.notna(row["confidence"]) else float("nan"))
+        conf.append(float(row["confidence"]))
     fig = plots.misclassified(images, true, pred, conf,
                               title=f"Misclassified {split} images: {run.name}",
                               caption=_caption(run))

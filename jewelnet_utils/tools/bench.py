@@ -37,13 +37,7 @@ from ..contracts.config import (
     get_profile,
 )
 from ..contracts.records import provenance
-from ..contracts.utils import (
-    atomic_write_json,
-    cpu_model,
-    library_versions,
-    median_ms,
-    read_json,
-)
+from ..contracts.utils import atomic_write_json, cpu_model, library_versions, median_ms
 from ..images import data, synth
 from ..report.recommend import EmbeddingIndex
 
@@ -1080,7 +1074,7 @@ def run(quick: bool = False, only: list[str] | None = None,
 
 def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a ``--json`` report (the book's efficiency section uses this)."""
-    return read_json(path)
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def newest_record(folder: str | os.PathLike[str], quick: bool | None = False) -> Path | None:
