@@ -227,6 +227,14 @@ class Timings:
         return float(getattr(self, f"{stage}_s"))
 
 
+_SECONDS = (int, float)  # JSON writes a whole number of seconds without a decimal point
+_TIMINGS_TYPES: dict[str, type | tuple] = {
+    "feature_cache_s": _SECONDS, "stage1_s": _SECONDS, "stage2_s": _SECONDS,
+    "train_s": _SECONDS, "checkpoint_s": _SECONDS, "wall_s_this_session": _SECONDS,
+    "epochs": dict, "stopped_early": dict, "cpu_s": dict, "images_per_s": dict,
+    "cache_views": int, "num_train": int}
+
+
 def write_timings(run_dir: PathLike, timings: Timings) -> Path:
     return atomic_write_json(timings_file(run_dir), dataclasses.asdict(timings))
 
@@ -234,11 +242,8 @@ def write_timings(run_dir: PathLike, timings: Timings) -> Path:
 def read_timings(run_dir: PathLike) -> Timings:
     path = timings_file(run_dir)
     obj = _object(path)
-    number = (int, float)
-    _require(obj, path, {f.name: (dict if f.type.startswith("dict") else
-                                  int if f.type == "int" else number)
-                         for f in dataclasses.fields(Timings)})
-    return Timings(**{f.name: obj[f.name] for f in dataclasses.fields(Timings)})
+    _require(obj, path, _TIMINGS_TYPES)
+    return Timings(**{key: obj[key] for key in _TIMINGS_TYPES})
 
 
 # --------------------------------------------------------------------------- CSV tables
