@@ -119,8 +119,8 @@ THESIS_MODULES = {  # thesis section 3.1 -> our module
     "Training": train, "Evaluation": evaluate, "Recommendation": recommend,
 }
 framework = plots.pipeline_diagram(
-    [(f"{name}\n({module.__name__.split('.')[-1]}.py)", module.__doc__.strip().splitlines()[0])
-     for name, module in THESIS_MODULES.items()],
+    [(f"{name}\n({module.__name__.removeprefix('jewelnet_utils.').replace('.', '/')}.py)",
+      module.__doc__.strip().splitlines()[0]) for name, module in THESIS_MODULES.items()],
     title="The six modules and where they live", caption=P.provenance())
 glue("framework_diagram", framework)
 print("Source: the docstrings of the modules named in each box.")

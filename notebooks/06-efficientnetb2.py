@@ -167,7 +167,7 @@ print("Source: jewelnet_utils/run/models.py, transfer_model and head_layers")
 # %%
 model = run.build_model()
 size = run.cfg["input_size"]
-model.summary(line_length=80, expand_nested=False)
+model.summary(line_length=74, expand_nested=False)
 
 # %% [markdown]
 # The same network drawn from its layers, input at the top. The backbone is one (shaded) box:

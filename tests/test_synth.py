@@ -129,7 +129,7 @@ def test_metadata_alone_matches_the_rendered_metadata() -> None:
 
 def test_png_writer_round_trips_and_verifies() -> None:
     arr = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
-    data = synth._png_bytes(Image.fromarray(arr))
+    data = synth.png_bytes(Image.fromarray(arr))
     with Image.open(io.BytesIO(data)) as im:
         im.verify()
     with Image.open(io.BytesIO(data)) as im:

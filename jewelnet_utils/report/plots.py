@@ -319,11 +319,12 @@ DIAGRAM_BOX = {"boxstyle": "round,pad=0.4", "facecolor": "#e8f0fb", "edgecolor":
 DIAGRAM_ARROW = {"arrowstyle": "-|>", "color": "0.35", "lw": 1.4}
 
 
-def _box(ax: Any, x: float, y: float, text: str, width: float, **style: Any) -> None:
+def _box(ax: Any, x: float, y: float, text: str, width: float, fontsize: float = 10,
+         **style: Any) -> None:
     import textwrap
 
     wrapped = "\n".join(textwrap.fill(part, width=int(width)) for part in text.split("\n"))
-    ax.text(x, y, wrapped, ha="center", va="center", fontsize=10,
+    ax.text(x, y, wrapped, ha="center", va="center", fontsize=fontsize,
             bbox={**DIAGRAM_BOX, **style})
 
 
@@ -359,14 +360,16 @@ def layer_stack(layers: Sequence[tuple[str, str]], title: str = "",
                 caption: str | None = None) -> Figure:
     """A model as a vertical stack of (layer, detail) boxes, input at the top; the caller lists
     the layers from the built model (``models.layer_summary``)."""
-    fig = Figure(figsize=(7.2, 0.78 * len(layers) + 0.9), layout="constrained")
+    # Narrower than the text column and with larger type than the other diagrams: the page
+    # scales the figure to the column, and a tall stack would otherwise shrink its text.
+    fig = Figure(figsize=(6.4, 0.85 * len(layers) + 0.9), layout="constrained")
     ax = fig.subplots()
     ax.set_xlim(0, 1)
     ax.set_ylim(len(layers), 0)
     ax.axis("off")
     for i, (name, detail) in enumerate(layers):
         style = {"facecolor": "#fdf0e0", "edgecolor": "#c07a20"} if "frozen" in detail else {}
-        _box(ax, 0.5, i + 0.5, f"{name}: {detail}", width=70, **style)
+        _box(ax, 0.5, i + 0.5, f"{name}: {detail}", width=56, fontsize=12.5, **style)
         if i:  # from just below the previous box to just above this one
             ax.annotate("", (0.5, i + 0.2), (0.5, i - 0.2), arrowprops=DIAGRAM_ARROW)
     if title:
