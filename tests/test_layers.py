@@ -212,7 +212,7 @@ def test_the_folders_are_the_layers():
     assert {m for m in module_names(PACKAGE) if "." not in m} - layer_folders == set(TOP_LEVEL)
 
 
-def _plant(root: Path, files: Mapping[str, str]) -> Path:
+def plant(root: Path, files: Mapping[str, str]) -> Path:
     package = root / "pkg"
     for name, source in files.items():
         path = package / f"{name.replace('.', '/')}.py"
@@ -230,7 +230,7 @@ def _planted_layer(module: str) -> str | None:
 
 
 def test_a_planted_upward_import_is_reported(tmp_path):
-    package = _plant(tmp_path, {
+    package = plant(tmp_path, {
         **PLANTED,
         "high/cli": "from ..low.config import LIMIT\n",  # downward: fine
         "low/config": "from ..high.cli import main\nLIMIT = 1\n",  # upward: low -> high
@@ -241,7 +241,7 @@ def test_a_planted_upward_import_is_reported(tmp_path):
 
 
 def test_a_planted_private_reach_in_is_reported(tmp_path):
-    package = _plant(tmp_path, {
+    package = plant(tmp_path, {
         **PLANTED,
         "low/config": "_SECRET = 1\n",
         "high/cli": "from ..low.config import _SECRET\n",
@@ -256,7 +256,7 @@ def test_a_planted_private_reach_in_is_reported(tmp_path):
 
 
 def test_lazy_imports_need_a_listed_reason(tmp_path):
-    package = _plant(tmp_path, {
+    package = plant(tmp_path, {
         **PLANTED,
         "low/config": "",
         "high/cli": "def main():\n    from ..low import config\n    return config\n",
