@@ -2,8 +2,9 @@
 
 Every subcommand is ``(module, function)``: a handler in this package's ``images``, ``run``,
 ``report`` or ``tools`` module (one per stage of the flow), which calls the domain function,
-prints what it returns and gives the exit status. The module is imported only when the command
-runs, so ``jewelnet --help`` stays fast and does not import TensorFlow.
+prints what it returns and gives the exit status (``synth``'s handler still stands beside its
+generator, in ``images/synth/command.py``). The module is imported only when the command runs,
+so ``jewelnet --help`` stays fast and does not import TensorFlow.
 """
 
 from __future__ import annotations
