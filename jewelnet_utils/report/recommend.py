@@ -705,8 +705,8 @@ def predict_images(run_dir: str | Path, paths: Sequence[str | Path], top: int = 
 def cached_index(model: Any, run_dir: Path, catalog: Path, backend: str, use_cache: bool,
                  size: int) -> tuple[EmbeddingIndex, str | None]:
     """The catalog's index from ``<catalog>/.jewelnet-index/<run>/`` when its model and file
-    fingerprints still match, else built and cached; with a note when it could not be cached
-    (a read-only catalog still answers)."""
+    fingerprints still match, else built (and cached with ``use_cache``); with a note when it
+    could not be cached (a read-only catalog still answers)."""
     items = catalog_items(catalog)
     model_file = run_dir / "model.keras"
     fingerprint = {"run": run_dir.resolve().name,
