@@ -20,7 +20,6 @@ from pathlib import Path
 from test_layers import LAYER_ORDER, PACKAGE, layer_of, module_names, plant
 
 PROGRESS = "progress of a step that runs for minutes, shown while it runs (like a tqdm bar)"
-PENDING = "the synth command's handler, still beside the generator: to move to cli/images.py"
 # (module or package, function as Class.method) -> why it prints. A package entry covers the
 # modules inside it.
 PRINTS: dict[tuple[str, str], str] = {
@@ -31,8 +30,6 @@ PRINTS: dict[tuple[str, str], str] = {
                                     "JSON line on stdout",
     ("contracts.records", "load_record"): "the book's one-line refusal of a record without "
                                           "provenance, shown in the cell that wanted it",
-    ("images.synth.command", "run_synth"): PENDING,
-    ("images.synth.command", "_ensure_experiments"): PENDING,
 }
 
 

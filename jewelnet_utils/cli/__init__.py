@@ -2,9 +2,8 @@
 
 Every subcommand is ``(module, function)``: a handler in this package's ``images``, ``run``,
 ``report`` or ``tools`` module (one per stage of the flow), which calls the domain function,
-prints what it returns and gives the exit status (``synth``'s handler still stands beside its
-generator, in ``images/synth/command.py``). The module is imported only when the command runs,
-so ``jewelnet --help`` stays fast and does not import TensorFlow.
+prints what it returns and gives the exit status. The module is imported only when the command
+runs, so ``jewelnet --help`` stays fast and does not import TensorFlow.
 """
 
 from __future__ import annotations
@@ -182,7 +181,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str, s
               "run_audit"),
     "split": ("write a stratified, leak-free train/val/test manifest", _split, "cli.images",
               "run_split"),
-    "synth": ("generate the JewelSynth procedural dataset", _synth, "images.synth", "run_synth"),
+    "synth": ("generate the JewelSynth procedural dataset", _synth, "cli.images", "run_synth"),
     "calibrate": ("train the Custom CNN on JewelSynth difficulties (calibration)", _calibrate,
                   "cli.tools", "run_calibrate"),
     "train": ("train one model and write a run folder", _train, "cli.run", "run_train"),
