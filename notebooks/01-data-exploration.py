@@ -135,7 +135,7 @@ workflow = plots.pipeline_diagram(
     [(f"jewelnet {name}", cli.COMMANDS[name][0]) for name in WORKFLOW],
     title="From images to recommendations", caption=P.provenance())
 glue("workflow_diagram", workflow)
-print("Source: the help line of each command in jewelnet_utils/cli.py.")
+print("Source: the help line of each command in jewelnet_utils/cli/__init__.py.")
 
 # %% [markdown]
 # ## The images in use

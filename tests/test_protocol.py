@@ -255,12 +255,27 @@ def test_preflight_without_accelerator_needs_paper_on_cpu(
     monkeypatch.setattr(preflight, "accelerator", lambda: None)
     results = tmp_path / "results"
     _fake_bench(results)
-    with pytest.raises(JewelNetError, match="PAPER_ON_CPU=1"):
+    with pytest.raises(preflight.NoAccelerator, match="PAPER_ON_CPU=1") as stop:
         preflight.preflight(PAPER, results_dir=results, environ={})
-    printed = capsys.readouterr().out
-    assert "bench-2026-01-01.json" in printed and re.search(r"total +[\d.]+ h", printed)
+    estimate = "\n".join(stop.value.lines)
+    assert "bench-2026-01-01.json" in estimate and re.search(r"total +[\d.]+ h", estimate)
+    assert capsys.readouterr().out == ""  # the command prints, not the check
     lines = preflight.preflight(PAPER, results_dir=results, environ={"PAPER_ON_CPU": "1"})
     assert lines[-1].endswith("going on because PAPER_ON_CPU=1")
+
+
+def test_preflight_cli_shows_the_estimate_above_its_one_line_error(
+        keras_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    _cache_all_weights(keras_home)
+    _same_cost_models(monkeypatch)
+    monkeypatch.setattr(preflight, "accelerator", lambda: None)
+    monkeypatch.chdir(tmp_path)  # the command reads results/ where it runs
+    monkeypatch.delenv("PAPER_ON_CPU", raising=False)
+    _fake_bench(tmp_path / "results")
+    assert cli.main(["preflight", "--profile", "paper"]) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith("preflight: ImageNet weights of vgg16") and "total" in out
+    assert err.splitlines() == [err.strip()] and "PAPER_ON_CPU=1" in err
 
 
 def test_make_notebooks_runs_preflight_before_data_and_notebooks() -> None:

@@ -336,7 +336,7 @@ def cached(world, tmp_path, monkeypatch):
 
     def index():
         model, cfg = load_run_model(run)
-        return rc._cached_index(model, cfg, run, catalog, "numpy", True, SIZE), model
+        return rc.cached_index(model, run, catalog, "numpy", True, SIZE)[0], model
 
     return {"run": run, "catalog": catalog, "builds": builds, "index": index}
 

@@ -38,7 +38,7 @@ from ..contracts.decode import (  # noqa: F401 - re-exported
     open_rgb,
     resize_square,
 )
-from ..contracts.utils import atomic_write_json, sha256_file
+from ..contracts.utils import sha256_file
 
 MIN_PER_CLASS = 3  # one image per split at least
 # The manifest's format is artifacts.SplitManifest; these names stay here for the callers.
@@ -410,7 +410,7 @@ def audit_dataset(data_dir: str | os.PathLike[str], hash_threshold: int = 4,
     return report
 
 
-def _format_audit(report: AuditReport, limit: int = 20) -> str:
+def format_audit(report: AuditReport, limit: int = 20) -> str:
     """The human-readable audit printed by ``jewelnet audit``."""
     lines = [f"Audit of {report.data_dir} (near-duplicate threshold {report.hash_threshold} bits)"]
     if report.counts:
@@ -460,24 +460,6 @@ def preview_rows(report: AuditReport, counted: int = 16,
               f"{p['shape']:.2f}, colour {p['colour']:.2f}", list(p["paths"]))
              for k, p in enumerate(report.unconfirmed_pairs[:not_counted])]
     return rows
-
-
-def run_audit(args: Any) -> int:
-    """``jewelnet audit DATA_DIR [--json OUT] [--hash-threshold N] [--preview PNG]``."""
-    report = audit_dataset(args.data_dir, hash_threshold=args.hash_threshold)
-    print(_format_audit(report))
-    if getattr(args, "json_out", None):
-        atomic_write_json(args.json_out, report.to_dict())
-        print(f"Report written to {args.json_out}")
-    if getattr(args, "preview", None):
-        from .duplicates import preview_sheet
-
-        rows = preview_rows(report)
-        preview_sheet(args.data_dir, rows, args.preview)
-        print(f"Near-duplicate preview ({len(rows)} rows) written to {args.preview}")
-    if not report.usable:
-        raise JewelNetError(report.problem)
-    return 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -656,25 +638,6 @@ def format_split_table(manifest: dict[str, Any]) -> str:
     head = f"{'Category':<{width}}  {'Original':>8}  {'Train':>5}  {'Val':>5}  {'Test':>5}"
     body = [f"{r[0]:<{width}}  {r[1]:>8}  {r[2]:>5}  {r[3]:>5}  {r[4]:>5}" for r in rows]
     return "\n".join([head, *body])
-
-
-def run_split(args: Any) -> int:
-    """``jewelnet split DATA_DIR --out MANIFEST [--seed S] [--ratios A B C]``."""
-    manifest = make_split(args.data_dir, seed=args.seed, ratios=args.ratios,
-                          hash_threshold=args.hash_threshold)
-    save_manifest(manifest, args.out)
-    print(format_split_table(manifest))
-    for cls in manifest["classes"]:
-        present = {f["split"] for f in manifest["files"] if f["class"] == cls}
-        missing = [s for s in SPLITS if s not in present]
-        if missing:
-            print(f"Warning: class {cls!r} has no images in {', '.join(missing)} "
-                  "(its duplicate groups could not be spread)")
-    if manifest["skipped"]:
-        print(f"Skipped {len(manifest['skipped'])} unusable file(s); "
-              "run `jewelnet audit` for details")
-    print(f"Manifest written to {args.out}")
-    return 0
 
 
 # --------------------------------------------------------------------------------------------

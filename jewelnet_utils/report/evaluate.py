@@ -19,7 +19,6 @@ import gc
 import itertools
 import math
 import platform
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1033,38 +1032,11 @@ def evaluate_runs(run_dirs: Sequence[str | Path | Run], out_dir: str | Path, see
     return {**tables, "files": report.files, "notes": report.notes}
 
 
-def run_evaluate(args: Any) -> int:
-    """``jewelnet evaluate --runs artifacts/* --out reports/``: folders that are not finished
-    runs (artifacts/tuning, a run still training) are skipped with a note on stderr."""
-    runs: list[Run] = []
-    for d in args.runs:
-        p = Path(d)
-        if not p.is_dir():
-            print(f"jewelnet evaluate: skipping {p}: not a folder", file=sys.stderr)
-            continue
-        try:
-            runs.append(load_run(p))
-        except JewelNetError as err:
-            print(f"jewelnet evaluate: skipping {p}: {err}", file=sys.stderr)
-    if not runs:
-        raise JewelNetError("none of the --runs folders is a finished run folder "
-                            f"({', '.join(map(str, args.runs))})")
-    result = evaluate_runs(runs, args.out, seed=args.seed, n_bootstrap=args.bootstrap,
-                           figures=not getattr(args, "no_figures", False),
-                           timing=not getattr(args, "no_timing", False))
-    cols = ["run", "Accuracy", "Accuracy CI low", "Accuracy CI high", "F1", "FPR", "FNR", "ECE"]
-    print(result["summary"][cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    for note in result["notes"]:
-        print(f"note: {note}", file=sys.stderr)
-    print(f"wrote {len(result['files'])} files to {args.out}")
-    return 0
-
-
 __all__ = [
     "CONFUSABLE_PAIRS", "Interval", "Run", "THESIS_TABLE_5_1", "THESIS_TABLE_6_2",
     "bootstrap_ci", "calibration_report", "compiled_call", "confusion",
     "efficiency_row", "efficiency_table", "evaluate_runs", "expected_calibration_error",
     "grad_cam", "last_conv_layer", "load_model_file", "load_run", "load_run_model",
     "mcnemar_exact", "model_flops", "pairwise_mcnemar", "per_class_metrics", "reliability_data",
-    "resolve_image", "run_evaluate", "seeds_table", "summary_row", "time_inference",
+    "resolve_image", "seeds_table", "summary_row", "time_inference",
 ]

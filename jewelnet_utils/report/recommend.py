@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -699,28 +698,15 @@ def predict_images(run_dir: str | Path, paths: Sequence[str | Path], top: int = 
     return results
 
 
-def run_predict(args: Any) -> int:
-    """``jewelnet predict --run DIR IMAGE...``: one tab-separated line per good image (path,
-    class, confidence, top-3); each bad image one line on stderr; exit 1 if any failed."""
-    failed = 0
-    for r in predict_images(args.run, args.images):
-        if "error" in r:
-            failed += 1
-            print(f"jewelnet predict: error: {r['error']}", file=sys.stderr)
-            continue
-        top = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in r["top"])
-        print(f"{r['path']}\t{r['class']}\t{r['confidence']:.4f}\t{top}")
-    return 1 if failed else 0
-
-
 # --------------------------------------------------------------------------------------------
 # recommend
 # --------------------------------------------------------------------------------------------
 
-def _cached_index(model: Any, cfg: dict[str, Any], run_dir: Path, catalog: Path, backend: str,
-                  use_cache: bool, size: int) -> EmbeddingIndex:
+def cached_index(model: Any, run_dir: Path, catalog: Path, backend: str, use_cache: bool,
+                 size: int) -> tuple[EmbeddingIndex, str | None]:
     """The catalog's index from ``<catalog>/.jewelnet-index/<run>/`` when its model and file
-    fingerprints still match, else built (and cached when the folder is writable)."""
+    fingerprints still match, else built (and cached with ``use_cache``); with a note when it
+    could not be cached (a read-only catalog still answers)."""
     items = catalog_items(catalog)
     model_file = run_dir / "model.keras"
     fingerprint = {"run": run_dir.resolve().name,
@@ -737,8 +723,8 @@ def _cached_index(model: Any, cfg: dict[str, Any], run_dir: Path, catalog: Path,
                                              index.classes, backend=wanted, root=index.root,
                                              model=model, input_size=size, meta=fingerprint)
                     rebuilt.skipped = index.skipped
-                    return rebuilt
-                return index
+                    return rebuilt, None
+                return index, None
         except JewelNetError:
             pass  # a broken cache is rebuilt
     index = EmbeddingIndex.from_catalog(model, catalog, input_size=size, backend=backend,
@@ -747,21 +733,18 @@ def _cached_index(model: Any, cfg: dict[str, Any], run_dir: Path, catalog: Path,
         try:
             index.save(cache)
         except JewelNetError as err:
-            print(f"jewelnet recommend: note: index not cached ({err})", file=sys.stderr)
-    return index
+            return index, f"index not cached ({err})"
+    return index, None
 
 
-def run_recommend(args: Any) -> int:
-    """``jewelnet recommend --run DIR --catalog DIR --query IMAGE... -k 5 [--gallery PNG]``:
-    top-K similar catalog items per query; a bad query gets one line on stderr and the rest
-    are answered; exit 1 if any query failed."""
-    if args.k < 1:
-        raise JewelNetError(f"-k must be at least 1, got {args.k}")
-    run_dir = Path(args.run)
-    model, cfg = load_run_model(run_dir)
-    size = model_input_size(model, cfg)
-    catalog = Path(args.catalog)
-    backend = getattr(args, "backend", "auto")
+def open_catalog(model: Any, run_dir: str | Path, catalog: str | Path, size: int, *,
+                 backend: str = "auto", use_cache: bool = True,
+                 split: str | None = None) -> tuple[EmbeddingIndex, list[str]]:
+    """The index ``jewelnet recommend --catalog`` searches, with notes for the user: a saved
+    index (built with this run), a folder (its cached index, or built), or a split manifest
+    (its ``split`` images). Raises :class:`JewelNetError` when it cannot answer a query."""
+    run_dir, catalog = Path(run_dir), Path(catalog)
+    notes = []
     if (catalog / "index.json").is_file():
         index = EmbeddingIndex.load(catalog, model=model)
         built_by = index.meta.get("run")
@@ -770,56 +753,41 @@ def run_recommend(args: Any) -> int:
                                 f"{run_dir.resolve().name!r}; its embeddings do not compare")
         index.input_size = index.input_size or size
     elif catalog.is_dir():
-        index = _cached_index(model, cfg, run_dir, catalog, backend,
-                              not getattr(args, "no_cache", False), size)
+        index, note = cached_index(model, run_dir, catalog, backend, use_cache, size)
+        notes += [note] if note else []
     elif catalog.is_file() and catalog.suffix.lower() == ".json":
-        index = EmbeddingIndex.from_catalog(model, catalog, split=getattr(args, "split", None),
-                                            input_size=size, backend=backend)
+        index = EmbeddingIndex.from_catalog(model, catalog, split=split, input_size=size,
+                                            backend=backend)
     else:
         raise JewelNetError(f"catalog not found: {catalog}")
     dim = int(embedding_model(model).outputs[0].shape[-1])
     if len(index) and index.dim != dim:
         raise JewelNetError(f"catalog index {catalog} holds {index.dim}-d embeddings; run "
                             f"{run_dir.name} makes {dim}-d ones")
-    for rel, msg in index.skipped:
-        print(f"jewelnet recommend: note: skipped catalog image {rel}: {msg}", file=sys.stderr)
+    notes += [f"skipped catalog image {rel}: {msg}" for rel, msg in index.skipped]
     if len(index) == 0:
         raise JewelNetError(f"no readable images in catalog {catalog}")
+    return index, notes
 
-    failed = 0
-    shown_queries: list[tuple[Any, str]] = []
-    shown_results: list[list[tuple[Any, str, float]]] = []
-    classes = [str(c) for c in cfg["classes"]]
-    for q in args.query:
-        try:
-            result = recommend_photo(model, classes, index, q, size, args.k)
-        except (JewelNetError, OSError, ValueError) as err:
-            failed += 1
-            print(f"jewelnet recommend: error: {err}", file=sys.stderr)
-            continue
-        hits = result.hits
-        print(f"query: {q}")
-        print(f"  predicted class: {result.predicted} (probability {result.probability:.2f})")
-        for rank, h in enumerate(hits, 1):
-            print(f"  {rank}. {h.score:.4f}  {h.cls}  {h.path}")
-        if args.gallery:
-            shown_queries.append((thumbnail(load_image(q)),
-                                  f"{Path(q).name}\npredicted {result.predicted} "
-                                  f"({result.probability:.2f})"))
-            row = []
-            for h in hits:
-                try:
-                    row.append((thumbnail(load_image(h.path)), h.cls, h.score))
-                except JewelNetError:
-                    row.append((np.full((8, 8, 3), 255, np.uint8), h.cls, h.score))
-            shown_results.append(row)
-    if args.gallery and shown_queries:
-        profile = cfg.get("profile")
-        profile = profile.get("name") if isinstance(profile, dict) else profile
-        caption = plots.caption_text(profile, Path(str(cfg.get("data_dir", "?"))).name,
-                                     cfg.get("weights"), extra=f"run {run_dir.name}, "
-                                     f"catalog {catalog}, backend {index.backend}")
-        fig = plots.gallery(shown_queries, shown_results, caption=caption)
-        plots.save_figure(fig, args.gallery)
-        print(f"wrote {args.gallery}")
-    return 1 if failed else 0
+
+def recommendation_gallery(answers: Sequence[tuple[str, Recommendation]],
+                           cfg: dict[str, Any], caption_extra: str) -> Any:
+    """The gallery figure of answered queries: each photo with its predicted class, then its
+    hits (a hit that cannot be read any more is shown blank, so the row keeps its ranks)."""
+    queries = [(thumbnail(load_image(q)), f"{Path(q).name}\npredicted {r.predicted} "
+                f"({r.probability:.2f})") for q, r in answers]
+    rows = []
+    for _query, result in answers:
+        row = []
+        for h in result.hits:
+            try:
+                row.append((thumbnail(load_image(h.path)), h.cls, h.score))
+            except JewelNetError:
+                row.append((np.full((8, 8, 3), 255, np.uint8), h.cls, h.score))
+        rows.append(row)
+    # ``cfg`` is the run's config.json as artifacts.read_config checked it.
+    caption = plots.caption_text(cfg["profile"]["name"], Path(cfg["data_dir"]).name,
+                                 cfg["weights"], extra=caption_extra)
+    return plots.gallery(queries, rows, caption=caption)
+
+

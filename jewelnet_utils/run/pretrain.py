@@ -37,7 +37,6 @@ never read. Training checkpoints after every epoch (weights and optimizer); a re
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -479,31 +478,11 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-# --------------------------------------------------------------------------- CLI
+# --------------------------------------------------------------------------- profiles
 
 def backbones_needed(profile: Profile) -> tuple[str, ...]:
     """The backbones ``profile``'s default weights read from the cache (all or none)."""
     return BACKBONES if profile.default_weights == SOURCE_NAME else ()
-
-
-def run_pretrain(args: argparse.Namespace) -> int:
-    """``jewelnet pretrain``: build (or reuse) each requested backbone; optional results JSON."""
-    prof = get_profile(args.profile)
-    names = backbones_needed(prof) if args.model == "auto" else (
-        BACKBONES if args.model == "all" else (args.model,))
-    if not names:
-        print(f"pretrain: the {prof.name} profile's default weights are "
-              f"{prof.default_weights or 'none'}; no pretext backbone needed")
-    records = []
-    for name in names:
-        recipe = recipe_for(name, prof)
-        record = pretrain(recipe, progress=not args.quiet, force=args.force)
-        verb = "reused" if record["reused"] else "wrote"
-        print(f"pretrain {name}: {verb} {record['path']}")
-        records.append(record)
-    if args.json_out:
-        atomic_write_json(args.json_out, {"profile": prof.name, "backbones": records})
-    return 0
 
 
 def transfer_table(record: dict[str, Any]) -> Any:

@@ -41,7 +41,6 @@ everything here uses Keras 3 APIs; only ``strategy="mirrored"`` needs TensorFlow
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import math
 import os
@@ -1224,28 +1223,5 @@ def _timings(trainer: _Trainer, cfg: dict[str, Any], num_train: int,
     )
 
 
-def run_train(args: Any) -> int:
-    """``jewelnet train --model M --data DIR --split SPLIT [...]``."""
-    weights = args.weights if args.weights is not None else PROFILE_DEFAULT
-    profile = get_profile(args.profile)
-    views = getattr(args, "cache_views", None)
-    if views is not None:
-        if views < 1:
-            raise JewelNetError(f"--cache-views must be at least 1, got {views}; to train stage "
-                                "1 through the frozen backbone use --no-feature-cache")
-        # The run records the changed profile (config.json), so --resume notices a change.
-        profile = dataclasses.replace(profile, feature_cache_views=views)
-    run_dir = train_model(
-        args.model, args.data, args.split,
-        profile=profile,
-        out_dir=args.out, seed=args.seed, weights=weights, hparams=args.hparams,
-        resume=args.resume, overwrite=args.overwrite, strategy=args.strategy,
-        feature_cache=not args.no_feature_cache,
-        progress=True,
-    )
-    print(f"Run written to {run_dir}")
-    return 0
-
-
-__all__ = ["train_model", "open_run", "TrainingRun", "compile_model", "run_train",
+__all__ = ["train_model", "open_run", "TrainingRun", "compile_model",
            "load_hparams", "ThesisProtocol", "PROFILE_DEFAULT"]

@@ -611,30 +611,6 @@ def plot_hparams(df: pd.DataFrame, title: str = "") -> Figure:
     return fig
 
 
-# --------------------------------------------------------------------------- CLI
-
-def run_tune(args: Any) -> int:
-    """``jewelnet tune``: search, then print where the results are and the best values."""
-    result = run_search(
-        args.model, args.data, args.split, profile=args.profile, out_dir=args.out,
-        algorithm=args.algorithm, seed=args.seed, overwrite=args.overwrite,
-        max_trials=getattr(args, "max_trials", None), max_epochs=getattr(args, "max_epochs", None),
-        verbose=int(getattr(args, "verbose", 1)),
-    )
-    target = Path(args.out) / args.model
-    if result.get("role") == "worker":
-        print(f"worker {result['tuner_id']}: ran trials {', '.join(result['trials_run']) or '-'}"
-              f" in {result['seconds']:.0f} s")
-        return 0
-    print(f"{result['trials']} trials ({result['algorithm']}) in "
-          f"{result['search_seconds']:.0f} s; best val_accuracy {result[OBJECTIVE]:.4f}")
-    print("best hyperparameters: " + ", ".join(f"{k}={v}" for k, v in result["hparams"].items()))
-    best = artifacts.best_file(target)
-    print(f"wrote {best} and {target / 'trials.csv'}; train with "
-          f"`jewelnet train --model {args.model} --hparams {best} ...`")
-    return 0
-
-
 def _profile(profile: Profile | str | None) -> Profile:
     return profile if isinstance(profile, Profile) else get_profile(profile)
 

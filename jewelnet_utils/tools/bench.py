@@ -9,7 +9,6 @@ for the book's efficiency section (it reads ``reports/bench.json``).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import gc
 import json
@@ -1007,18 +1006,6 @@ def _provenance(sizes: Sizes) -> dict[str, Any]:
                       "random-noise images and arrays made by the bench (seed 0); JewelSynth, "
                       "thesis difficulty, seed 0, for the synth figure only",
                       0, ", ".join(profiles))
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    """Entry point of ``jewelnet bench``: run the selected figures, print, optionally save.
-
-    A figure that breaks is reported on its line and makes the exit status 1; the other
-    figures still run.
-    """
-    report = run(quick=bool(getattr(args, "quick", False)), only=getattr(args, "only", None),
-                 size_overrides=getattr(args, "size", None) or [],
-                 json_out=getattr(args, "json_out", None))
-    return 1 if report["errors"] else 0
 
 
 def run(quick: bool = False, only: list[str] | None = None,

@@ -9,7 +9,6 @@ book was measured" shows the record with each run's verdict against the goals be
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -139,12 +138,3 @@ def calibration_verdicts(data: Mapping[str, Any] | None = None,
     return rows
 
 
-def run_calibrate(args: argparse.Namespace) -> int:
-    """``jewelnet calibrate``: measure the Custom CNN on each difficulty, print, record."""
-    for difficulty in args.difficulty:
-        rec = calibrate(difficulty, profile=args.profile, seed=args.seed,
-                        data_seed=args.data_seed, root=args.root, overwrite=args.overwrite)
-        print(json.dumps(rec))
-        if args.record:
-            print(f"recorded in {record_calibration(rec, args.record)}")
-    return 0

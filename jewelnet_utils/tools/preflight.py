@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..contracts.config import CLASSES, MODEL_SPECS, MODELS, JewelNetError, Profile, get_profile
+from ..contracts.config import CLASSES, MODEL_SPECS, MODELS, JewelNetError, Profile
 from ..contracts.thesis import TABLE_4_1
 
 OVERRIDE_ENV = "PAPER_ON_CPU"
@@ -156,9 +156,19 @@ def _estimate_lines(profile: Profile, results_dir: Path) -> list[str]:
 
 # ------------------------------------------------------------------------------ command
 
+class NoAccelerator(JewelNetError):
+    """A GPU profile with no GPU in sight. ``lines`` holds what was checked and the CPU time
+    estimate: the reason to read before choosing ``PAPER_ON_CPU=1`` or a smaller profile."""
+
+    def __init__(self, message: str, lines: list[str]) -> None:
+        super().__init__(message)
+        self.lines = lines
+
+
 def preflight(profile: Profile, results_dir: Path = RESULTS_DIR,
               environ: dict[str, str] | None = None, weights: str | None = None) -> list[str]:
-    """Run the checks; return the lines to print, or raise :class:`JewelNetError`.
+    """Run the checks; return the lines to show, or raise :class:`JewelNetError`
+    (:class:`NoAccelerator`, carrying the estimate, when only a GPU is missing).
     ``weights`` overrides the profile's default weights, as ``make book WEIGHTS=...`` does."""
     environ = os.environ if environ is None else environ
     chosen = weights
@@ -178,21 +188,12 @@ def preflight(profile: Profile, results_dir: Path = RESULTS_DIR,
         return [*lines, f"preflight: accelerator {device}: go"]
     lines += _estimate_lines(profile, results_dir)
     if environ.get(OVERRIDE_ENV) != "1":
-        for line in lines:
-            print(line)
-        raise JewelNetError(
+        raise NoAccelerator(
             f"the {profile.name} profile is meant for a GPU and Keras sees none; set "
             f"{OVERRIDE_ENV}=1 to run it on this CPU anyway (see the estimate above), or "
-            "build with PROFILE=cpu")
+            "build with PROFILE=cpu", lines)
     return [*lines, f"preflight: no accelerator; going on because {OVERRIDE_ENV}=1"]
 
 
-def run_preflight(args: Any) -> int:
-    """``jewelnet preflight [--profile P] [--weights W]``."""
-    for line in preflight(get_profile(args.profile), weights=args.weights):
-        print(line)
-    return 0
-
-
-__all__ = ["preflight", "run_preflight", "needed_weights", "check_weights", "accelerator",
+__all__ = ["preflight", "NoAccelerator", "needed_weights", "check_weights", "accelerator",
            "estimate_cpu_seconds", "measured_step_cost"]

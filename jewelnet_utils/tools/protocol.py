@@ -499,13 +499,4 @@ def write_page(path: str | Path = PAGE) -> Path:
     return path
 
 
-def run_protocol(args: Any) -> int:
-    """``jewelnet protocol [--write PATH]``: print the appendix page, or write it."""
-    if args.write:
-        print(f"wrote {write_page(args.write)}")
-    else:
-        print(render(), end="")
-    return 0
-
-
-__all__ = ["Reading", "Setting", "READINGS", "settings", "render", "write_page", "run_protocol"]
+__all__ = ["Reading", "Setting", "READINGS", "settings", "render", "write_page"]

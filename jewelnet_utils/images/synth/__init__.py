@@ -13,11 +13,10 @@ that dict (measured numbers live in ``synth_calibration.json``).
 One job per module, in the order an image is made: ``knobs`` (version, counts, difficulties,
 palettes, metadata columns), ``geometry`` (paths, the drawing context, strands), ``jewelry``
 (the eight class builders), ``plan`` (every random choice for one image), ``render`` (pixels),
-``generate`` (data set folders), ``sheet`` (contact sheet) and ``command`` (``jewelnet
-synth``). Callers use the names below: ``from jewelnet_utils.images import synth``.
+``generate`` (data set folders) and ``sheet`` (contact sheet); ``jewelnet synth`` is handled in
+``cli/images.py``. Callers use the names below: ``from jewelnet_utils.images import synth``.
 """
 
-from .command import run_synth
 from .generate import (
     GenerationResult,
     dataset_complete,
@@ -48,5 +47,5 @@ __all__ = [
     "MIN_SIZE", "THESIS_COUNTS", "VERSION", "GenerationResult", "Sample", "check_class",
     "check_difficulty", "contact_sheet", "dataset_complete", "default_dataset_dir",
     "ensure_dataset", "generate_dataset", "image_meta", "image_rng", "png_bytes",
-    "render_image", "render_sample", "resolve_counts", "run_synth",
+    "render_image", "render_sample", "resolve_counts",
 ]

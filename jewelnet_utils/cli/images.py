@@ -1,7 +1,5 @@
-"""``jewelnet synth``: the command's handler, from parsed arguments to files and one line each.
-
-(Argument parsing lives in the CLI; this module turns the arguments into generator calls.)
-"""
+"""``jewelnet synth``, ``jewelnet audit`` and ``jewelnet split``: the commands that make or look
+at an image folder."""
 
 from __future__ import annotations
 
@@ -11,7 +9,7 @@ import os
 import time
 from pathlib import Path
 
-from ...contracts.config import (
+from ..contracts.config import (
     DEFAULT_DATA_DIR,
     EXPERIMENTS,
     JewelNetError,
@@ -19,16 +17,45 @@ from ...contracts.config import (
     check_experiment,
     get_profile,
 )
-from ...contracts.utils import atomic_write_bytes
-from .generate import (
-    dataset_complete,
-    default_dataset_dir,
-    ensure_dataset,
-    generate_dataset,
-    resolve_counts,
-)
-from .knobs import MIN_SIZE, check_difficulty
-from .sheet import contact_sheet
+from ..contracts.utils import atomic_write_bytes, atomic_write_json
+from ..images import data, synth
+from ..images.duplicates import preview_sheet
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    """``jewelnet audit DATA_DIR [--json OUT] [--hash-threshold N] [--preview PNG]``: the
+    report is printed (and written) even when the folder is unusable, then the exit is 2."""
+    report = data.audit_dataset(args.data_dir, hash_threshold=args.hash_threshold)
+    print(data.format_audit(report))
+    if args.json_out:
+        atomic_write_json(args.json_out, report.to_dict())
+        print(f"Report written to {args.json_out}")
+    if args.preview:
+        rows = data.preview_rows(report)
+        preview_sheet(args.data_dir, rows, args.preview)
+        print(f"Near-duplicate preview ({len(rows)} rows) written to {args.preview}")
+    if not report.usable:
+        raise JewelNetError(report.problem)
+    return 0
+
+
+def run_split(args: argparse.Namespace) -> int:
+    """``jewelnet split DATA_DIR --out MANIFEST [--seed S] [--ratios A B C]``."""
+    manifest = data.make_split(args.data_dir, seed=args.seed, ratios=args.ratios,
+                               hash_threshold=args.hash_threshold)
+    data.save_manifest(manifest, args.out)
+    print(data.format_split_table(manifest))
+    for cls in manifest["classes"]:
+        present = {f["split"] for f in manifest["files"] if f["class"] == cls}
+        missing = [s for s in data.SPLITS if s not in present]
+        if missing:
+            print(f"Warning: class {cls!r} has no images in {', '.join(missing)} "
+                  "(its duplicate groups could not be spread)")
+    if manifest["skipped"]:
+        print(f"Skipped {len(manifest['skipped'])} unusable file(s); "
+              "run `jewelnet audit` for details")
+    print(f"Manifest written to {args.out}")
+    return 0
 
 
 def _resolve_cli(args: argparse.Namespace) -> tuple[str, int, str, Profile | None]:
@@ -49,10 +76,10 @@ def _ensure_experiments(prof: Profile | None, experiment: str, args: argparse.Na
         raise JewelNetError("--experiment goes with --ensure --profile P, without --out, "
                             "--counts or --preview")
     for name in EXPERIMENTS if experiment == "all" else (check_experiment(experiment),):
-        out = default_dataset_dir(prof, name)
-        done = dataset_complete(out, prof.counts_for(name), prof.synth_size, seed,
+        out = synth.default_dataset_dir(prof, name)
+        done = synth.dataset_complete(out, prof.counts_for(name), prof.synth_size, seed,
                                 prof.synth_difficulty)
-        ensure_dataset(prof, seed=seed, workers=workers, progress=not quiet, experiment=name)
+        synth.ensure_dataset(prof, seed=seed, workers=workers, progress=not quiet, experiment=name)
         print(f"JewelSynth {name} experiment: {out}" + (" (already complete)" if done else ""))
     return 0
 
@@ -60,10 +87,10 @@ def _ensure_experiments(prof: Profile | None, experiment: str, args: argparse.Na
 def run_synth(args: argparse.Namespace) -> int:
     """``jewelnet synth``: generate a data set and/or write a contact sheet."""
     counts, size, difficulty, prof = _resolve_cli(args)
-    resolve_counts(counts)  # validates
-    if size < MIN_SIZE:
-        raise JewelNetError(f"--size must be at least {MIN_SIZE} pixels, got {size}")
-    check_difficulty(difficulty)
+    synth.resolve_counts(counts)  # validates
+    if size < synth.MIN_SIZE:
+        raise JewelNetError(f"--size must be at least {synth.MIN_SIZE} pixels, got {size}")
+    synth.check_difficulty(difficulty)
     workers = getattr(args, "workers", None)
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
@@ -78,23 +105,23 @@ def run_synth(args: argparse.Namespace) -> int:
     if out is None and (ensure or not args.preview):
         if prof is not None and (counts, size, difficulty) == (
                 str(prof.synth_counts), prof.synth_size, prof.synth_difficulty):
-            out = default_dataset_dir(prof)
+            out = synth.default_dataset_dir(prof)
         elif (counts.lower(), size, difficulty) == ("thesis", 256, "thesis"):
             out = DEFAULT_DATA_DIR
         else:
             raise JewelNetError("give --out for a data set whose --counts/--size/--difficulty "
                                 "differ from the profile's")
     if out is not None:
-        if ensure and dataset_complete(out, counts, size, seed, difficulty):
+        if ensure and synth.dataset_complete(out, counts, size, seed, difficulty):
             print(f"JewelSynth data set already complete: {out}")
         else:
-            res = generate_dataset(out, counts, size, seed, difficulty, workers=workers,
+            res = synth.generate_dataset(out, counts, size, seed, difficulty, workers=workers,
                                    progress=not quiet, replace_stale=ensure)
             print(f"JewelSynth: wrote {res.written} images, kept {res.skipped} already present, "
                   f"in {res.seconds:.1f} s ({res.images_per_second:.0f} images/s) -> {res.path}")
     if args.preview:
         start = time.perf_counter()
-        sheet = contact_sheet(out, size=size, seed=seed, difficulty=difficulty)
+        sheet = synth.contact_sheet(out, size=size, seed=seed, difficulty=difficulty)
         buf = io.BytesIO()
         sheet.save(buf, format="PNG")
         atomic_write_bytes(args.preview, buf.getvalue())

@@ -1,7 +1,9 @@
-"""The ``jewelnet`` command line. It only parses arguments; each command lives in its module.
+"""The ``jewelnet`` command line: the parser, and the one place that turns an error into a line.
 
-Every subcommand is ``(module, function)``: the module is imported only when the command runs,
-so ``jewelnet --help`` stays fast and does not import TensorFlow.
+Every subcommand is ``(module, function)``: a handler in this package's ``images``, ``run``,
+``report`` or ``tools`` module (one per stage of the flow), which calls the domain function,
+prints what it returns and gives the exit status. The module is imported only when the command
+runs, so ``jewelnet --help`` stays fast and does not import TensorFlow.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from .contracts.config import DEFAULT_SEED, EXPERIMENTS, MODELS, PROFILES, JewelNetError
-from .contracts.quiet import restore_tensorflow_logs
+from ..contracts.config import DEFAULT_SEED, EXPERIMENTS, MODELS, PROFILES, JewelNetError
+from ..contracts.quiet import restore_tensorflow_logs
 
 
 def _audit(p: argparse.ArgumentParser) -> None:
@@ -173,30 +175,30 @@ def _preflight(p: argparse.ArgumentParser) -> None:
                    "profile's default")
 
 
-# name: (help, argument builder, module, function)
+# name: (help, argument builder, module, function); modules are relative to the package
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str, str]] = {
-    "audit": ("check a photo folder: counts, unusable files, duplicates", _audit, "images.data",
+    "audit": ("check a photo folder: counts, unusable files, duplicates", _audit, "cli.images",
               "run_audit"),
-    "split": ("write a stratified, leak-free train/val/test manifest", _split, "images.data",
+    "split": ("write a stratified, leak-free train/val/test manifest", _split, "cli.images",
               "run_split"),
-    "synth": ("generate the JewelSynth procedural dataset", _synth, "images.synth", "run_synth"),
+    "synth": ("generate the JewelSynth procedural dataset", _synth, "cli.images", "run_synth"),
     "calibrate": ("train the Custom CNN on JewelSynth difficulties (calibration)", _calibrate,
-                  "tools.calibrate", "run_calibrate"),
-    "train": ("train one model and write a run folder", _train, "run.train", "run_train"),
+                  "cli.tools", "run_calibrate"),
+    "train": ("train one model and write a run folder", _train, "cli.run", "run_train"),
     "pretrain": ("pretrain a backbone on a pretext task without class labels (cached)",
-                 _pretrain, "run.pretrain", "run_pretrain"),
-    "evaluate": ("metrics, statistics and figures over run folders", _evaluate, "report.evaluate",
+                 _pretrain, "cli.run", "run_pretrain"),
+    "evaluate": ("metrics, statistics and figures over run folders", _evaluate, "cli.report",
                  "run_evaluate"),
-    "predict": ("classify images with a trained run", _predict, "report.recommend", "run_predict"),
+    "predict": ("classify images with a trained run", _predict, "cli.report", "run_predict"),
     "recommend": ("classify a photo and find visually similar catalog items", _recommend,
-                  "report.recommend", "run_recommend"),
-    "tune": ("KerasTuner search whose best.json feeds `train --hparams`", _tune, "run.tuning",
+                  "cli.report", "run_recommend"),
+    "tune": ("KerasTuner search whose best.json feeds `train --hparams`", _tune, "cli.run",
              "run_tune"),
-    "bench": ("measured speed and memory ratios", _bench, "tools.bench", "run_bench"),
+    "bench": ("measured speed and memory ratios", _bench, "cli.tools", "run_bench"),
     "protocol": ("the appendix 'Protocol: thesis and ours', generated from the code",
-                 _protocol, "tools.protocol", "run_protocol"),
+                 _protocol, "cli.tools", "run_protocol"),
     "preflight": ("check weights and accelerator before a book build", _preflight,
-                  "tools.preflight", "run_preflight"),
+                  "cli.tools", "run_preflight"),
 }
 
 
@@ -230,7 +232,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"jewelnet {args.command}: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
