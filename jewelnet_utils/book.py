@@ -29,8 +29,9 @@ from .contracts.config import (
     run_name,
 )
 from .contracts.utils import atomic_write_bytes
-from .images import data, synth
+from .images import synth
 from .report.plots import figure_bytes
+from .split import splitting
 
 if TYPE_CHECKING:  # train imports Keras; the notebooks' parameter checks must not wait for it
     from .run import train
@@ -136,13 +137,13 @@ class NotebookParams:
         from .run import train
 
         split = self.split_path()
-        manifest = data.ensure_split(self.dataset(), split, seed=self.seed)
+        manifest = splitting.ensure_split(self.dataset(), split, seed=self.seed)
         run = train.open_run(model, self.dataset(), split, self.profile, self.artifacts,
                              seed=self.seed, weights=self.weights, resume=not retrain,
                              overwrite=retrain, progress=progress)
         cfg = artifacts.read_config(run.run_dir)
         wanted = "none" if self.weights is None else self.weights
-        if cfg.data_hash != data.data_hash(manifest) or (
+        if cfg.data_hash != splitting.data_hash(manifest) or (
                 cfg.weights not in (wanted, str(Path(wanted).resolve()))):
             raise ParameterError(
                 f"{self.rel(run.run_dir)} holds a finished run made with other data or weights "

@@ -81,11 +81,12 @@ from IPython.display import display
 
 from jewelnet_utils import cli
 from jewelnet_utils.book import check_params, glue, show_figure, show_table
+from jewelnet_utils.contracts import decode
 from jewelnet_utils.contracts.utils import read_json
-from jewelnet_utils.images import data
+from jewelnet_utils.images import audit
 from jewelnet_utils.report import evaluate, plots, recommend
 from jewelnet_utils.run import models, train
-from jewelnet_utils.split import augment
+from jewelnet_utils.split import augment, splitting
 from jewelnet_utils.tools import audit_thesis
 
 # %% [markdown]
@@ -109,13 +110,14 @@ print(P.provenance())
 # %% [markdown]
 # ## The pipeline at a glance
 #
-# The thesis builds its system from six modules (its section 3.1). Each lives in one module of
-# the `jewelnet_utils` package; the boxes below are drawn from those modules' own descriptions,
-# so the picture changes when the code does.
+# The thesis builds its system from six modules (its section 3.1). Each lives in the
+# `jewelnet_utils` package (its data module in two: the audit and the split); the boxes below
+# are drawn from those modules' own descriptions, so the picture changes when the code does.
 
 # %%
 THESIS_MODULES = {  # thesis section 3.1 -> our module
-    "Data acquisition": data, "Preprocessing and augmentation": augment, "Model zoo": models,
+    "Data acquisition": audit, "Splitting": splitting,
+    "Preprocessing and augmentation": augment, "Model zoo": models,
     "Training": train, "Evaluation": evaluate, "Recommendation": recommend,
 }
 framework = plots.pipeline_diagram(
@@ -156,7 +158,7 @@ print(f"Images: {P.dataset_label()}")
 # grouped as near-duplicates.
 
 # %%
-report = data.audit_dataset(DATA)
+report = audit.audit_dataset(DATA)
 counts = pd.DataFrame(report.counts).T[["files", "usable", "unusable"]]
 counts.index.name = "class"
 display(counts)
@@ -213,7 +215,7 @@ if groups:
     images, titles = [], []
     for group in groups:
         for rel in group[:3]:
-            images.append(data.load_image(DATA / rel))
+            images.append(decode.load_image(DATA / rel))
             titles.append(rel)
     show_figure(plots.image_grid(images, titles, ncols=3, title="Near-duplicate groups",
                                  caption=P.provenance()))
@@ -252,9 +254,9 @@ print(f"Source: {P.rel(nd_file)}, written by `{nd_record['command'].strip()}` on
 # "Augmented" column has no counterpart here because augmentation happens on the fly.
 
 # %%
-manifest = data.ensure_split(DATA, P.split_path(), seed=P.seed)
+manifest = splitting.ensure_split(DATA, P.split_path(), seed=P.seed)
 files = pd.DataFrame(manifest["files"])
-table = pd.crosstab(files["class"], files["split"]).reindex(columns=list(data.SPLITS))
+table = pd.crosstab(files["class"], files["split"]).reindex(columns=list(splitting.SPLITS))
 table.insert(0, "images", table.sum(axis=1))
 table = table.reindex(manifest["classes"])
 table.loc["total"] = table.sum()
@@ -277,7 +279,7 @@ per_class = 6
 by_class: dict[str, list] = {}
 for entry in manifest["files"]:
     if entry["split"] == "train" and len(by_class.setdefault(entry["class"], [])) < per_class:
-        by_class[entry["class"]].append(data.load_image(DATA / entry["path"]))
+        by_class[entry["class"]].append(decode.load_image(DATA / entry["path"]))
 show_figure(plots.contact_sheet(by_class, per_class=per_class,
                                 title="Training images per class", caption=P.provenance()))
 print(P.provenance("the contact sheet"))

@@ -82,9 +82,8 @@ from IPython.display import display
 
 from jewelnet_utils.book import check_params, show_figure
 from jewelnet_utils.contracts.config import PROFILES
-from jewelnet_utils.images import data
 from jewelnet_utils.report import plots
-from jewelnet_utils.split import augment
+from jewelnet_utils.split import augment, pipeline, splitting
 
 # %% [markdown]
 # ## Parameters
@@ -128,9 +127,9 @@ print(P.provenance("the augmentation settings"))
 # (the transforms do not depend on the size).
 
 # %%
-manifest = data.ensure_split(P.dataset(), P.split_path(), seed=P.seed)
+manifest = splitting.ensure_split(P.dataset(), P.split_path(), seed=P.seed)
 size = 160
-train = data.load_split_arrays(manifest, "train", size, data_dir=P.dataset(), max_per_class=2,
+train = pipeline.load_split_arrays(manifest, "train", size, data_dir=P.dataset(), max_per_class=2,
                                seed=P.seed)
 image = train.images[0]
 print(f"{len(train)} training images loaded at {size}x{size}; "

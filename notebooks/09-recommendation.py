@@ -89,9 +89,9 @@ from jewelnet_utils.book import (
     show_figure,
     show_warnings,
 )
-from jewelnet_utils.contracts import artifacts
-from jewelnet_utils.images import data
+from jewelnet_utils.contracts import artifacts, decode
 from jewelnet_utils.report import evaluate, plots, recommend
+from jewelnet_utils.split import splitting
 
 # %% [markdown]
 # ## Parameters
@@ -144,17 +144,17 @@ print(P.provenance("the catalogue index", embedding=model_title(EMBED_MODEL)))
 # class and cosine similarity.
 
 # %%
-manifest = data.load_manifest(P.split_path())
+manifest = splitting.load_manifest(P.split_path())
 queries = {}
 for entry in manifest["files"]:
     if entry["split"] == "test":
         queries.setdefault(entry["class"], entry["path"])
 query_images, rows = [], []
 for cls, rel in queries.items():
-    image = data.load_image(P.dataset() / rel)
+    image = decode.load_image(P.dataset() / rel)
     hits = index.query(image, k=TOP_K)
     query_images.append((image, plots.display_name(cls)))
-    rows.append([(data.load_image(index.root / h.path), h.cls, h.score)
+    rows.append([(decode.load_image(index.root / h.path), h.cls, h.score)
                  for h in hits])
 show_figure(plots.gallery(query_images, rows, caption=P.provenance(),
                           title=f"Top-{TOP_K} catalogue matches ({model_title(EMBED_MODEL)})"))
@@ -171,11 +171,11 @@ print(P.provenance("the recommendation gallery", embedding=model_title(EMBED_MOD
 # %%
 photo = P.dataset() / queries[next(iter(queries))]
 answer = recommend.recommend_photo(model, run_config["classes"], index,
-                                   data.load_image(photo), size, k=TOP_K)
+                                   decode.load_image(photo), size, k=TOP_K)
 print(f"{photo.name}: predicted {answer.predicted} with probability {answer.probability:.2f}")
 show_figure(plots.gallery(
-    [(data.load_image(photo), f"predicted {answer.predicted} ({answer.probability:.2f})")],
-    [[(data.load_image(index.root / h.path), h.cls, h.score) for h in answer.hits]],
+    [(decode.load_image(photo), f"predicted {answer.predicted} ({answer.probability:.2f})")],
+    [[(decode.load_image(index.root / h.path), h.cls, h.score) for h in answer.hits]],
     caption=P.provenance(), title=f"One photo, its class and its top-{TOP_K} matches"))
 print(P.provenance("the one-call recommendation", embedding=model_title(EMBED_MODEL)))
 

@@ -21,9 +21,10 @@ from pathlib import Path
 
 from jewelnet_utils.contracts import artifacts, records
 from jewelnet_utils.contracts.utils import atomic_write_json
-from jewelnet_utils.images import data, synth
+from jewelnet_utils.images import synth
 from jewelnet_utils.report import evaluate
 from jewelnet_utils.run import models, train
+from jewelnet_utils.split import pipeline, splitting
 from jewelnet_utils.tools import bench
 
 MODEL = "vgg16"
@@ -42,11 +43,11 @@ def pretrain_stand_in(work: Path, passes: int, seed: int = 7) -> Path:
         return out
     source = work / "jewelsynth-seed1"
     synth.generate_dataset(source, counts="thesis", size=128, seed=1, difficulty="thesis")
-    manifest = data.make_split(source, seed=1)
+    manifest = splitting.make_split(source, seed=1)
     prof = get_profile("cpu")
     size = prof.input_size(MODEL)
-    tr = data.load_split_arrays(manifest, "train", size, data_dir=source)
-    va = data.load_split_arrays(manifest, "val", size, data_dir=source)
+    tr = pipeline.load_split_arrays(manifest, "train", size, data_dir=source)
+    va = pipeline.load_split_arrays(manifest, "val", size, data_dir=source)
     keras.utils.set_random_seed(seed)
     model = models.build_model(MODEL, num_classes=8, input_size=size, weights=None)
     for layer in model.layers:  # everything learns, the backbone included
@@ -55,10 +56,10 @@ def pretrain_stand_in(work: Path, passes: int, seed: int = 7) -> Path:
     model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     aug = augment.build_augmenter(prof.augmentation, seed=seed)
-    train_ds = data.make_dataset(tr.images, tr.labels, 8, 32, training=True, augment=aug,
+    train_ds = pipeline.make_dataset(tr.images, tr.labels, 8, 32, training=True, augment=aug,
                                  seed=seed).repeat()
     model.fit(train_ds, steps_per_epoch=-(-len(tr) // 32), epochs=passes, verbose=2,
-              validation_data=data.make_dataset(va.images, va.labels, 8, 32))
+              validation_data=pipeline.make_dataset(va.images, va.labels, 8, 32))
     fresh = models.build_model(MODEL, num_classes=8, input_size=size, weights=None)
     models.backbone_of(fresh).set_weights(models.backbone_of(model).get_weights())
     fresh.save(out)
@@ -105,7 +106,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     data_dir = Path(synth.ensure_dataset("cpu"))
     split = work / "split.json"
-    data.save_manifest(data.make_split(data_dir, seed=42), split)
+    splitting.save_manifest(splitting.make_split(data_dir, seed=42), split)
     stand_in = pretrain_stand_in(work, args.pretrain_passes)
     rows = [one_run(work, data_dir, split, views, weights, tag, args.seed)
             for tag, weights in (("random init", None), ("stand-in pretrained", str(stand_in)))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from jewelnet_utils.contracts import records
 from jewelnet_utils.contracts.utils import atomic_write_json
-from jewelnet_utils.images import data, duplicates
+from jewelnet_utils.images import audit, duplicates
 
 CALIBRATION_SEED = 7
 HELD_OUT_SEED = 2026
@@ -39,7 +39,7 @@ def sweep(root: Path, items: dict[str, str], hash_threshold: int) -> list[dict[s
         for shape in SHAPE_GRID:
             for colour in COLOUR_GRID:
                 duplicates.SHAPE_MIN, duplicates.COLOUR_MIN = shape, colour
-                report = data.audit_dataset(root, hash_threshold=hash_threshold)
+                report = audit.audit_dataset(root, hash_threshold=hash_threshold)
                 scores = duplicates.pair_scores(
                     report.near_duplicates + report.exact_duplicates, items)
                 rows.append({"shape_min": shape, "colour_min": colour,

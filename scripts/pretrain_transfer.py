@@ -22,9 +22,10 @@ from pathlib import Path
 from jewelnet_utils.contracts import artifacts, records
 from jewelnet_utils.contracts.config import get_profile
 from jewelnet_utils.contracts.utils import atomic_write_json, library_versions
-from jewelnet_utils.images import data, synth
+from jewelnet_utils.images import synth
 from jewelnet_utils.report import evaluate
 from jewelnet_utils.run import pretrain, train
+from jewelnet_utils.split import splitting
 
 
 def one_run(model: str, weights: str, prof, data_dir: Path, split: Path, out: Path,
@@ -74,7 +75,7 @@ def main() -> None:
     prof = get_profile(args.profile)
     data_dir = synth.ensure_dataset(prof)
     split = Path(args.work) / "split.json"
-    data.ensure_split(data_dir, split, seed=args.seed)
+    splitting.ensure_split(data_dir, split, seed=args.seed)
     out = Path(args.out or f"results/pretrain-{datetime.now(timezone.utc):%Y-%m-%d}.json")
     rows = []
     for model in args.models:

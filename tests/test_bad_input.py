@@ -24,8 +24,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from jewelnet_utils import cli
+from jewelnet_utils.contracts import decode
 from jewelnet_utils.contracts.config import JewelNetError
-from jewelnet_utils.images import data
+from jewelnet_utils.images import audit
+from jewelnet_utils.split import pipeline, splitting
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,7 +94,7 @@ def no_space(*_args: object, **_kwargs: object) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_array_cache() -> None:
-    data.clear_cache()
+    pipeline.clear_cache()
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,7 +165,7 @@ def test_unusable_files_are_named_and_skipped(tmp_path: Path, capsys) -> None:
     manifest = json.loads(manifest_path.read_text())
     assert {s["path"] for s in manifest["skipped"]} == set(bad)
     assert len(manifest["files"]) == 12
-    arrays = data.load_split_arrays(manifest, "train", 32, data_dir=root)
+    arrays = pipeline.load_split_arrays(manifest, "train", 32, data_dir=root)
     assert arrays.images.shape[1:] == (32, 32, 3)
 
 
@@ -175,7 +177,7 @@ def test_huge_jpeg_is_read_at_reduced_scale(tmp_path: Path, capsys) -> None:
     code, out, err = run_cli(capsys, "audit", root)
     assert code == 0 and "Traceback" not in err
     assert "huge.jpg" not in out  # not listed as unusable
-    assert data.load_image(root / "ring" / "huge.jpg").shape == (5_000, 5_000, 3)
+    assert decode.load_image(root / "ring" / "huge.jpg").shape == (5_000, 5_000, 3)
 
 
 def test_odd_pixel_formats_are_converted_not_rejected(tmp_path: Path, capsys) -> None:
@@ -195,14 +197,14 @@ def test_odd_pixel_formats_are_converted_not_rejected(tmp_path: Path, capsys) ->
     converted = next(ln for ln in out.splitlines() if ln.startswith("Converted on load"))
     for kind in ("grayscale", "rgba/palette", "cmyk", "16-bit", "exif-rotated"):
         assert kind in converted
-    assert data.load_image(folder / "rotated.jpg").shape == (80, 48, 3)
-    assert data.load_image(folder / "deep16.png").dtype == np.uint8
+    assert decode.load_image(folder / "rotated.jpg").shape == (80, 48, 3)
+    assert decode.load_image(folder / "deep16.png").dtype == np.uint8
 
-    manifest = data.make_split(root)
+    manifest = splitting.make_split(root)
     assert manifest["skipped"] == []
     assert len(manifest["files"]) == 11
-    for split in data.SPLITS:
-        arrays = data.load_split_arrays(manifest, split, 40)
+    for split in splitting.SPLITS:
+        arrays = pipeline.load_split_arrays(manifest, split, 40)
         assert arrays.images.dtype == np.uint8 and arrays.images.shape[1:] == (40, 40, 3)
 
 
@@ -242,11 +244,11 @@ def test_names_with_spaces_and_non_ascii(tmp_path: Path, capsys) -> None:
     out_path = tmp_path / "split.json"
     code, _out, err = run_cli(capsys, "split", root, "--out", out_path)
     assert code == 0 and "Traceback" not in err
-    manifest = data.load_manifest(out_path)
+    manifest = splitting.load_manifest(out_path)
     paths = {f["path"] for f in manifest["files"]}
     assert {f"Nose Pin/{name}" for name in names} <= paths
     assert {f["class"] for f in manifest["files"]} == {"nose_pin", "bangle"}
-    total = sum(len(data.load_split_arrays(manifest, s, 32)) for s in data.SPLITS)
+    total = sum(len(pipeline.load_split_arrays(manifest, s, 32)) for s in splitting.SPLITS)
     assert total == 12
 
 
@@ -256,10 +258,10 @@ def test_near_duplicate_lands_in_one_split(tmp_path: Path) -> None:
     original = Image.open(root / "bangle" / "003.png").convert("RGB")
     brighter = Image.fromarray(np.clip(np.asarray(original, np.int16) + 3, 0, 255).astype("uint8"))
     brighter.save(root / "bangle" / "003 copy.jpg", quality=92)
-    report = data.audit_dataset(root)
+    report = audit.audit_dataset(root)
     assert ["bangle/003 copy.jpg", "bangle/003.png"] in report.near_duplicates
     for seed in range(6):  # several seeds: a pair kept together by chance would not show
-        manifest = data.make_split(root, seed=seed)
+        manifest = splitting.make_split(root, seed=seed)
         where = {f["path"]: f["split"] for f in manifest["files"]}
         assert where["bangle/003.png"] == where["bangle/003 copy.jpg"]
 
@@ -272,7 +274,7 @@ def split_data(tmp_path: Path) -> tuple[Path, Path]:
     """A tiny three-class folder and its split manifest."""
     root = image_folder(tmp_path / "data", {"bangle": 6, "ring": 6, "chain": 6})
     manifest = tmp_path / "split.json"
-    data.save_manifest(data.make_split(root), manifest)
+    splitting.save_manifest(splitting.make_split(root), manifest)
     return root, manifest
 
 
@@ -371,7 +373,7 @@ def smoke_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("smoke")
     root = image_folder(base / "data", {"bangle": 8, "ring": 8, "chain": 8}, seed=3)
     manifest = base / "split.json"
-    data.save_manifest(data.make_split(root, seed=42), manifest)
+    splitting.save_manifest(splitting.make_split(root, seed=42), manifest)
     return root, manifest
 
 

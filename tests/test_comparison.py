@@ -99,11 +99,14 @@ def test_efficiency_tables_round_and_name_the_models():
 def test_training_summary_shows_stages_not_internals():
     from types import SimpleNamespace
 
+    from jewelnet_utils.contracts.artifacts import Timings
     from jewelnet_utils.report.evaluate import training_summary
 
-    timings = {"stage1_s": 30.0, "stage2_s": 150.0, "feature_cache_s": 12.0,
-               "wall_s_this_session": 200.0, "epochs": {"stage1": 10, "stage2": 2},
-               "stopped_early": {"stage1": True, "stage2": False}}
+    timings = Timings(feature_cache_s=12.0, stage1_s=30.0, stage2_s=150.0, train_s=192.0,
+                      checkpoint_s=1.0, wall_s_this_session=200.0,
+                      epochs={"stage1": 10, "stage2": 2},
+                      stopped_early={"stage1": True, "stage2": False}, cpu_s={},
+                      images_per_s={}, cache_views=1, num_train=851)
     table = training_summary(SimpleNamespace(timings=timings))
     assert list(table.index) == ["stage 1", "stage 2"]
     assert table.loc["stage 1", "epochs"] == 10 and bool(table.loc["stage 1", "stopped early"])

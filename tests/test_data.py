@@ -18,7 +18,8 @@ from PIL import Image, ImageFile
 from jewelnet_utils import cli
 from jewelnet_utils.contracts import decode, thesis
 from jewelnet_utils.contracts.config import CLASSES, JewelNetError
-from jewelnet_utils.images import data
+from jewelnet_utils.images import audit
+from jewelnet_utils.split import pipeline, splitting
 
 # Thesis Table 4.1 per class: the originals, and the (train, val, test) split of each.
 THESIS_COUNTS = {cls: row["original"] for cls, row in thesis.TABLE_4_1_CLASSES.values().items()}
@@ -28,9 +29,9 @@ TABLE_4_1 = {cls: (row["train"], row["val"], row["test"])
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    data.clear_cache()
+    pipeline.clear_cache()
     yield
-    data.clear_cache()
+    pipeline.clear_cache()
 
 
 def _write_gray_png(path: Path, width: int, height: int, value: int = 0) -> Path:
@@ -48,9 +49,9 @@ def _write_gray_png(path: Path, width: int, height: int, value: int = 0) -> Path
     return path
 
 
-def _problem(path: Path) -> data.ImageProblem:
-    with pytest.raises(data.ImageProblem) as info:
-        data.load_image(path)
+def _problem(path: Path) -> decode.ImageProblem:
+    with pytest.raises(decode.ImageProblem) as info:
+        decode.load_image(path)
     assert str(path) in str(info.value)  # the message names the file
     return info.value
 
@@ -62,9 +63,9 @@ def _problem(path: Path) -> data.ImageProblem:
 
 def test_load_rgb_png(write_image, tmp_path):
     path = write_image(tmp_path / "a.png", size=(50, 40))
-    arr = data.load_image(path)
+    arr = decode.load_image(path)
     assert arr.shape == (40, 50, 3) and arr.dtype == np.uint8
-    assert data.load_image(path, size=24).shape == (24, 24, 3)
+    assert decode.load_image(path, size=24).shape == (24, 24, 3)
 
 
 @pytest.mark.parametrize(
@@ -81,7 +82,7 @@ def test_load_rgb_png(write_image, tmp_path):
 )
 def test_odd_modes_are_converted(write_image, tmp_path, mode, name, kinds):
     path = write_image(tmp_path / name, size=(48, 36), mode=mode)
-    arr = data.load_image(path)
+    arr = decode.load_image(path)
     assert arr.shape == (36, 48, 3) and arr.dtype == np.uint8
     img, found = decode.open_rgb(path)
     assert img.mode == "RGB" and found == kinds
@@ -91,13 +92,13 @@ def test_transparency_is_composited_on_white(tmp_path):
     rgba = np.zeros((40, 40, 4), np.uint8)
     rgba[:20, :, :] = (255, 0, 0, 255)  # opaque red top half, transparent black bottom half
     Image.fromarray(rgba, "RGBA").save(tmp_path / "t.png")
-    arr = data.load_image(tmp_path / "t.png")
+    arr = decode.load_image(tmp_path / "t.png")
     assert tuple(arr[5, 5]) == (255, 0, 0) and tuple(arr[35, 5]) == (255, 255, 255)
 
     pal = Image.fromarray(rgba[..., :3], "RGB").convert("P")
     index_black = pal.getpixel((5, 35))
     pal.save(tmp_path / "p.png", transparency=index_black)
-    arr = data.load_image(tmp_path / "p.png")
+    arr = decode.load_image(tmp_path / "p.png")
     assert tuple(arr[35, 5]) == (255, 255, 255) and tuple(arr[5, 5]) == (255, 0, 0)
 
 
@@ -107,7 +108,7 @@ def test_sixteen_bit_is_scaled_to_eight(tmp_path):
     values[:, 10:20] = 32896  # 128 * 257
     Image.fromarray(values).save(tmp_path / "deep.png")
     assert Image.open(tmp_path / "deep.png").mode.startswith("I")
-    arr = data.load_image(tmp_path / "deep.png")
+    arr = decode.load_image(tmp_path / "deep.png")
     assert arr.dtype == np.uint8 and arr.shape == (40, 40, 3)
     assert tuple(arr[0, 0]) == (0, 0, 0)
     assert tuple(arr[0, 15]) == (128, 128, 128)
@@ -120,7 +121,7 @@ def test_exif_rotation_swaps_width_and_height(write_image, tmp_path):
     exif[0x0112] = 6  # "rotate 90 CW to display"
     path = write_image(tmp_path / "rot.jpg", size=(64, 40), exif=exif.tobytes())
     assert Image.open(path).size == (64, 40)
-    arr = data.load_image(path)
+    arr = decode.load_image(path)
     assert arr.shape == (64, 40, 3)
     assert decode.open_rgb(path)[1] == ["exif-rotated"]
 
@@ -148,7 +149,7 @@ def test_text_file_and_empty_file_are_not_images(tmp_path):
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
     assert _problem(empty).reason == "not an image (empty file)"
-    assert data._inspect_file(tmp_path, "c", "empty.png").reason == "not an image (empty file)"
+    assert audit._inspect_file(tmp_path, "c", "empty.png").reason == "not an image (empty file)"
 
 
 def test_missing_file_and_folder(tmp_path):
@@ -162,16 +163,16 @@ def test_tiny_image_is_rejected_with_size(tmp_path):
     reason = _problem(tmp_path / "dot.png").reason
     assert reason.startswith("too small (1x1 px")
     Image.new("RGB", (32, 32)).save(tmp_path / "ok.png")
-    assert data.load_image(tmp_path / "ok.png").shape == (32, 32, 3)
+    assert decode.load_image(tmp_path / "ok.png").shape == (32, 32, 3)
 
 
 def test_huge_png_gets_a_clear_message_without_decoding(tmp_path, monkeypatch):
     small = _write_gray_png(tmp_path / "small.png", 64, 48, value=200)
-    assert data.load_image(small)[0, 0].tolist() == [200, 200, 200]  # the writer makes real PNGs
+    assert decode.load_image(small)[0, 0].tolist() == [200, 200, 200]  # the writer makes real PNGs
     big = _write_gray_png(tmp_path / "big.png", 10_000, 10_000)
     assert big.stat().st_size < 1_000_000
 
-    class Decoded(BaseException):  # not an Exception: no handler in data.py can swallow it
+    class Decoded(BaseException):  # not an Exception: no handler in the audit can swallow it
         pass
 
     def forbidden(self, *args, **kwargs):
@@ -182,7 +183,7 @@ def test_huge_png_gets_a_clear_message_without_decoding(tmp_path, monkeypatch):
     reason = _problem(big).reason
     assert reason.startswith("too large (10000x10000 px") and "downscale" in reason
     with pytest.raises(Decoded):  # the trap works: a small file does get decoded
-        data.load_image(small)
+        decode.load_image(small)
 
 
 def test_pillow_bomb_limit_becomes_a_message(write_image, tmp_path, monkeypatch):
@@ -195,13 +196,13 @@ def test_pillow_bomb_limit_becomes_a_message(write_image, tmp_path, monkeypatch)
 def test_huge_jpeg_is_decoded_at_reduced_scale(write_image, tmp_path, monkeypatch):
     path = write_image(tmp_path / "wide.jpg", size=(1000, 800))
     monkeypatch.setattr(decode, "MAX_DECODE_PIXELS", 100_000)
-    arr = data.load_image(path)
+    arr = decode.load_image(path)
     assert arr.shape == (200, 250, 3)  # JPEG draft at 1/4 scale
 
 
 def test_names_with_spaces_and_accents(write_image, tmp_path):
     path = write_image(tmp_path / "bagues dorées" / "bague dorée 1.png")
-    assert data.load_image(path).shape == (48, 48, 3)
+    assert decode.load_image(path).shape == (48, 48, 3)
 
 
 # ------------------------------------------------------------------------------------------
@@ -211,7 +212,7 @@ def test_names_with_spaces_and_accents(write_image, tmp_path):
 
 def test_audit_clean_folder(make_image_folder):
     root = make_image_folder({"Ring": 4, "bangle": 3, "Earring": 5})
-    report = data.audit_dataset(root)
+    report = audit.audit_dataset(root)
     assert report.usable and report.problem is None
     assert report.classes == ["bangle", "earring", "ring"]  # thesis order, not folder order
     assert report.counts["earring"] == {"folders": ["Earring"], "files": 5, "usable": 5,
@@ -231,7 +232,7 @@ def test_audit_reports_bad_files_and_conversions(make_image_folder, write_image,
     (root / "notes.txt").write_text("top-level file")
     (root / ".ipynb_checkpoints").mkdir()
     (root / "ring" / "nested").mkdir()
-    report = data.audit_dataset(root)
+    report = audit.audit_dataset(root)
     assert report.usable  # bad files are skipped, every class still has >= 3 good images
     reasons = {u["path"]: u["reason"] for u in report.unusable}
     assert set(reasons) == {"ring/readme.jpg", "ring/.DS_Store", "ring/dot.png"}
@@ -246,7 +247,7 @@ def test_audit_reports_bad_files_and_conversions(make_image_folder, write_image,
 
 def test_folder_names_are_normalised_and_merged(make_image_folder):
     root = make_image_folder({"Nose Pin": 2, "nose-pin": 1, "nose_pin": 1, "Ring": 3})
-    report = data.audit_dataset(root)
+    report = audit.audit_dataset(root)
     assert report.classes == ["ring", "nose_pin"]
     assert report.counts["nose_pin"]["files"] == 4
     assert report.counts["nose_pin"]["folders"] == ["Nose Pin", "nose-pin", "nose_pin"]
@@ -267,29 +268,29 @@ def test_folder_names_are_normalised_and_merged(make_image_folder):
 )
 def test_unusable_datasets(make_image_folder, counts, expected):
     root = make_image_folder(counts)
-    report = data.audit_dataset(root)
+    report = audit.audit_dataset(root)
     assert not report.usable
     assert report.problem == expected.format(root=root)
 
 
 def test_missing_or_file_data_dir(tmp_path):
-    assert data.audit_dataset(tmp_path / "nope").problem == (
+    assert audit.audit_dataset(tmp_path / "nope").problem == (
         f"data folder {tmp_path / 'nope'} does not exist")
     (tmp_path / "f").write_text("x")
-    problem = data.audit_dataset(tmp_path / "f").problem
+    problem = audit.audit_dataset(tmp_path / "f").problem
     assert problem == f"data path {tmp_path / 'f'} is not a folder"
 
 
 def test_loose_photos_get_a_hint(write_image, tmp_path):
     for i in range(3):
         write_image(tmp_path / "flat" / f"{i}.png", seed=i)
-    assert data.audit_dataset(tmp_path / "flat").problem.endswith(
+    assert audit.audit_dataset(tmp_path / "flat").problem.endswith(
         "(expected one sub-folder of photos per class; it holds 3 loose files)")
 
 
 def test_many_problems_are_one_sentence(make_image_folder):
     root = make_image_folder({"a": 1, "b": 1, "c": 1, "d": 1, "e": 0})
-    problem = data.audit_dataset(root).problem
+    problem = audit.audit_dataset(root).problem
     assert "\n" not in problem and problem.endswith("and 2 more problems (see the audit report)")
 
 
@@ -297,7 +298,7 @@ def test_hash_threshold_is_validated(make_image_folder):
     root = make_image_folder(3)
     for bad in (-1, 65, 2.5, True):
         with pytest.raises(JewelNetError, match="hash threshold"):
-            data.audit_dataset(root, hash_threshold=bad)
+            audit.audit_dataset(root, hash_threshold=bad)
 
 
 def _plant_duplicates(root: Path) -> tuple[str, str, str, str]:
@@ -312,23 +313,23 @@ def _plant_duplicates(root: Path) -> tuple[str, str, str, str]:
 def test_duplicates_are_found(make_image_folder):
     root = make_image_folder({"bangle": 12, "ring": 12}, size=48)
     exact_a, exact_b, near_a, near_b = _plant_duplicates(root)
-    report = data.audit_dataset(root)
+    report = audit.audit_dataset(root)
     assert report.exact_duplicates == [[exact_a, exact_b]]
     assert report.near_duplicates == [[near_a, near_b]]
     # The threshold is inclusive: the pair is found at its own Hamming distance, not below it.
     hashes = {rec.path: int(rec.phash, 16) for rec in report.files}
     distance = bin(hashes[near_a] ^ hashes[near_b]).count("1")
-    assert data.audit_dataset(root, hash_threshold=distance).near_duplicates == [[near_a, near_b]]
-    pairs = data._near_pairs(np.array([0, 0b1111, 2**64 - 1], dtype=np.uint64), 4)
+    assert audit.audit_dataset(root, hash_threshold=distance).near_duplicates == [[near_a, near_b]]
+    pairs = audit._near_pairs(np.array([0, 0b1111, 2**64 - 1], dtype=np.uint64), 4)
     assert pairs.tolist() == [[0, 1]]
-    assert data._near_pairs(np.array([0, 0b1111], dtype=np.uint64), 3).tolist() == []
+    assert audit._near_pairs(np.array([0, 0b1111], dtype=np.uint64), 3).tolist() == []
 
 
 def test_oversized_duplicate_group_is_flagged(make_image_folder):
     # With the loosest threshold and the hash alone (no object check) every image "matches":
     # one big group, and a note saying so.
     root = make_image_folder({"ring": 14, "bangle": 3})
-    report = data.audit_dataset(root, hash_threshold=64, confirm=False)
+    report = audit.audit_dataset(root, hash_threshold=64, confirm=False)
     assert len(report.near_duplicates) == 1 and len(report.near_duplicates[0]) == 17
     assert any("largest duplicate group holds 17 images" in n for n in report.notes)
 
@@ -342,7 +343,7 @@ def test_near_pairs_matches_brute_force(numpy_1, monkeypatch):
     hashes[7] = hashes[3] ^ np.uint64(0b1011)  # 3 bits apart
     hashes[9] = hashes[3] ^ np.uint64(0b111 << 61)  # 3 bits apart, in the top byte
     hashes[11] = hashes[3] ^ np.uint64(0b11111 << 59)  # 5 bits apart, in the top bytes
-    pairs = {tuple(p) for p in data._near_pairs(hashes, 4, block=64).tolist()}
+    pairs = {tuple(p) for p in audit._near_pairs(hashes, 4, block=64).tolist()}
     brute = {(i, j) for i in range(300) for j in range(i + 1, 300)
              if bin(int(hashes[i]) ^ int(hashes[j])).count("1") <= 4}
     assert pairs == brute and {(3, 7), (3, 9)} <= pairs and (3, 11) not in pairs
@@ -355,47 +356,48 @@ def test_near_pairs_matches_brute_force(numpy_1, monkeypatch):
 
 def test_split_sizes_reproduce_table_4_1():
     for cls, n in THESIS_COUNTS.items():
-        assert data.split_sizes(n) == TABLE_4_1[cls], cls
-    totals = np.sum([data.split_sizes(n) for n in THESIS_COUNTS.values()], axis=0)
+        assert splitting.split_sizes(n) == TABLE_4_1[cls], cls
+    totals = np.sum([splitting.split_sizes(n) for n in THESIS_COUNTS.values()], axis=0)
     assert totals.tolist() == [thesis.TABLE_4_1.value(k) for k in ("train", "val", "test")]
 
 
 def test_split_sizes_small_classes_get_one_each():
-    assert data.split_sizes(3) == (1, 1, 1)
-    assert data.split_sizes(4) == (2, 1, 1)
-    assert data.split_sizes(10) == (7, 1, 2)
-    assert data.split_sizes(2) == (1, 0, 1)
-    assert sum(data.split_sizes(1000, (0.5, 0.3, 0.2))) == 1000
-    assert data.split_sizes(1000, (0.5, 0.3, 0.2)) == (500, 300, 200)
+    assert splitting.split_sizes(3) == (1, 1, 1)
+    assert splitting.split_sizes(4) == (2, 1, 1)
+    assert splitting.split_sizes(10) == (7, 1, 2)
+    assert splitting.split_sizes(2) == (1, 0, 1)
+    assert sum(splitting.split_sizes(1000, (0.5, 0.3, 0.2))) == 1000
+    assert splitting.split_sizes(1000, (0.5, 0.3, 0.2)) == (500, 300, 200)
 
 
 @pytest.mark.parametrize("ratios", [(0.7, 0.2, 0.2), (0.7, 0.3, 0.0), (0.5, 0.5), (1, -0.5, 0.5),
                                     ("a", "b", "c")])
 def test_bad_ratios_are_named(ratios):
     with pytest.raises(JewelNetError, match="split ratios must be three"):
-        data.split_sizes(10, ratios)
+        splitting.split_sizes(10, ratios)
 
 
 def test_thesis_counts_end_to_end(make_image_folder):
     root = make_image_folder(THESIS_COUNTS, size=32)
-    manifest = data.make_split(root)
+    manifest = splitting.make_split(root)
     assert manifest["classes"] == list(CLASSES)
     for cls in CLASSES:
         got = [sum(1 for f in manifest["files"] if f["class"] == cls and f["split"] == s)
-               for s in data.SPLITS]
+               for s in splitting.SPLITS]
         assert tuple(got) == TABLE_4_1[cls], cls
-    table = data.format_split_table(manifest)
+    table = splitting.format_split_table(manifest)
     assert table.splitlines()[-1].split() == ["Total", "1217", "851", "181", "185"]
     assert "Nose Pin" in table
 
 
 def test_split_is_deterministic_and_byte_identical(make_image_folder, tmp_path):
     root = make_image_folder({"bangle": 10, "ring": 11, "Nose Pin": 9})
-    a = data.save_manifest(data.make_split(root, seed=7), tmp_path / "a.json").read_bytes()
-    data.clear_cache()
-    b = data.save_manifest(data.make_split(root, seed=7), tmp_path / "b.json").read_bytes()
+    a = splitting.save_manifest(splitting.make_split(root, seed=7), tmp_path / "a.json")
+    pipeline.clear_cache()
+    b = splitting.save_manifest(splitting.make_split(root, seed=7), tmp_path / "b.json")
+    a, b = a.read_bytes(), b.read_bytes()
     assert a == b
-    c = data.make_split(root, seed=8)
+    c = splitting.make_split(root, seed=8)
     assert [f["split"] for f in c["files"]] != [f["split"] for f in json.loads(a)["files"]]
     manifest = json.loads(a)
     assert list(manifest) == ["version", "data_dir", "seed", "ratios", "hash_threshold",
@@ -410,11 +412,11 @@ def test_split_is_deterministic_and_byte_identical(make_image_folder, tmp_path):
 def test_split_is_stratified(make_image_folder):
     counts = {"bangle": 20, "ring": 13, "chain": 7}
     root = make_image_folder(counts)
-    manifest = data.make_split(root, seed=3)
+    manifest = splitting.make_split(root, seed=3)
     for cls, n in counts.items():
         got = tuple(sum(1 for f in manifest["files"] if f["class"] == cls and f["split"] == s)
-                    for s in data.SPLITS)
-        assert got == data.split_sizes(n)
+                    for s in splitting.SPLITS)
+        assert got == splitting.split_sizes(n)
 
 
 def test_duplicates_never_straddle_splits(make_image_folder):
@@ -422,7 +424,7 @@ def test_duplicates_never_straddle_splits(make_image_folder):
     exact_a, exact_b, near_a, near_b = _plant_duplicates(root)
     shutil.copy(root / "bangle" / "0005.png", root / "ring" / "mislabelled.png")
     for seed in range(8):
-        where = {f["path"]: f["split"] for f in data.make_split(root, seed=seed)["files"]}
+        where = {f["path"]: f["split"] for f in splitting.make_split(root, seed=seed)["files"]}
         assert where[exact_a] == where[exact_b]
         assert where[near_a] == where[near_b]
         assert where["bangle/0005.png"] == where["ring/mislabelled.png"]
@@ -439,15 +441,15 @@ def test_a_class_split_does_not_depend_on_the_other_classes(make_image_folder, t
             assert path.read_bytes() == (many / name / path.name).read_bytes()
 
     def where(root: Path, cls: str) -> dict[str, str]:
-        return {f["path"]: f["split"] for f in data.make_split(root, seed=11)["files"]
+        return {f["path"]: f["split"] for f in splitting.make_split(root, seed=11)["files"]
                 if f["class"] == cls}
 
     assert where(few, "ring") == where(many, "ring")
     assert where(few, "chain") == where(many, "chain")
 
 
-def _record(path: str, cls: str, phash: int) -> data.FileRecord:
-    return data.FileRecord(path=path, class_name=cls, usable=True, sha256=path,
+def _record(path: str, cls: str, phash: int) -> audit.FileRecord:
+    return audit.FileRecord(path=path, class_name=cls, usable=True, sha256=path,
                            phash=f"{phash:016x}")
 
 
@@ -471,13 +473,13 @@ def test_near_duplicate_groups_merge_transitively():
     records += [_record(f"ring/{i:02d}.png", "ring", h) for i, h in
                 enumerate(_far_apart_hashes(17))]
     # Grouping is tested on the hash graph alone; the object check has its own tests.
-    report = data.AuditReport(data_dir="x", hash_threshold=4, classes=["ring"], files=records,
+    report = audit.AuditReport(data_dir="x", hash_threshold=4, classes=["ring"], files=records,
                               confirm=False)
-    data._group_duplicates(report)
+    audit._group_duplicates(report)
     assert report.near_duplicates == [["ring/a.png", "ring/b.png", "ring/c.png"]]
     assert records[0].group == records[1].group == records[2].group is not None
     for seed in range(10):
-        assigned = data._assign_splits(records, ["ring"], seed, data.DEFAULT_RATIOS)
+        assigned = splitting._assign_splits(records, ["ring"], seed, splitting.DEFAULT_RATIOS)
         assert assigned["ring/a.png"] == assigned["ring/b.png"] == assigned["ring/c.png"]
 
 
@@ -487,12 +489,12 @@ def test_an_oversized_group_never_empties_val_or_test():
     hashes = _far_apart_hashes(4, seed=1)
     records = [_record(f"ring/g{i:02d}.png", "ring", 0) for i in range(16)]
     records += [_record(f"ring/s{i}.png", "ring", h) for i, h in enumerate(hashes)]
-    report = data.AuditReport(data_dir="x", hash_threshold=4, classes=["ring"], files=records,
+    report = audit.AuditReport(data_dir="x", hash_threshold=4, classes=["ring"], files=records,
                               confirm=False)
-    data._group_duplicates(report)
+    audit._group_duplicates(report)
     assert len({r.group for r in records[:16]}) == 1
     for seed in range(20):
-        assigned = data._assign_splits(records, ["ring"], seed, data.DEFAULT_RATIOS)
+        assigned = splitting._assign_splits(records, ["ring"], seed, splitting.DEFAULT_RATIOS)
         assert {assigned[r.path] for r in records[:16]} == {"train"}
         assert {"val", "test"} <= set(assigned.values()), seed
 
@@ -500,7 +502,7 @@ def test_an_oversized_group_never_empties_val_or_test():
 def test_unusable_files_are_skipped(make_image_folder):
     root = make_image_folder(4)
     (root / "chain" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
-    manifest = data.make_split(root)
+    manifest = splitting.make_split(root)
     assert manifest["skipped"] == [{"path": "chain/broken.jpg",
                                     "reason": manifest["skipped"][0]["reason"]}]
     assert "chain/broken.jpg" not in {f["path"] for f in manifest["files"]}
@@ -509,21 +511,21 @@ def test_unusable_files_are_skipped(make_image_folder):
 def test_make_split_refuses_unusable_data(make_image_folder):
     root = make_image_folder({"bangle": 5, "ring": 2})
     with pytest.raises(JewelNetError, match="class 'ring' has only 2 usable images"):
-        data.make_split(root)
+        splitting.make_split(root)
 
 
 def test_manifest_round_trip_and_bad_files(make_image_folder, tmp_path):
     root = make_image_folder(3)
-    manifest = data.make_split(root)
-    path = data.save_manifest(manifest, tmp_path / "split.json")
-    assert data.load_manifest(path) == manifest
+    manifest = splitting.make_split(root)
+    path = splitting.save_manifest(manifest, tmp_path / "split.json")
+    assert splitting.load_manifest(path) == manifest
 
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(JewelNetError, match="cannot read .*bad.json as JSON"):
-        data.load_manifest(bad)
+        splitting.load_manifest(bad)
     with pytest.raises(JewelNetError, match="file not found"):
-        data.load_manifest(tmp_path / "missing.json")
+        splitting.load_manifest(tmp_path / "missing.json")
     for mutate, message in [
         (lambda m: m.pop("files"), "missing key 'files'"),
         (lambda m: m.update(version=2), "version 2"),
@@ -537,32 +539,32 @@ def test_manifest_round_trip_and_bad_files(make_image_folder, tmp_path):
         bad.write_text(json.dumps(broken))
         with pytest.raises(JewelNetError, match=f"bad.json is not a valid split manifest: .*"
                                                 f"{message}"):
-            data.load_manifest(bad)
+            splitting.load_manifest(bad)
 
 
 def test_ensure_split_reuses_or_rebuilds(make_image_folder, tmp_path, write_image):
     root = make_image_folder(4)
     path = tmp_path / "splits" / "split.json"
-    first = data.ensure_split(root, path, seed=1)
+    first = splitting.ensure_split(root, path, seed=1)
     stamp = path.stat().st_mtime_ns
-    assert data.ensure_split(root, path, seed=1) == first and path.stat().st_mtime_ns == stamp
-    other = data.ensure_split(root, path, seed=2)
-    assert other["seed"] == 2 and data.load_manifest(path)["seed"] == 2
+    assert splitting.ensure_split(root, path, seed=1) == first and path.stat().st_mtime_ns == stamp
+    other = splitting.ensure_split(root, path, seed=2)
+    assert other["seed"] == 2 and splitting.load_manifest(path)["seed"] == 2
     write_image(root / "chain" / "new.png", seed=99)
-    grown = data.ensure_split(root, path, seed=2)
+    grown = splitting.ensure_split(root, path, seed=2)
     assert "chain/new.png" in {f["path"] for f in grown["files"]}
     path.write_text("garbage")
-    assert data.ensure_split(root, path, seed=2) == grown
+    assert splitting.ensure_split(root, path, seed=2) == grown
     # Same file names, different pictures (another generated dataset): never reused.
     twin = make_image_folder(4, root=tmp_path / "twin", seed=5)
-    moved = data.ensure_split(root.rename(tmp_path / "moved"), path, seed=2)
+    moved = splitting.ensure_split(root.rename(tmp_path / "moved"), path, seed=2)
     assert moved["data_dir"] == (tmp_path / "moved").as_posix()
     assert [f["split"] for f in moved["files"]] == [f["split"] for f in grown["files"]]
     (twin / "chain" / "new.png").write_bytes((tmp_path / "moved" / "chain" / "new.png")
                                              .read_bytes())
     shutil.rmtree(tmp_path / "moved")
     (tmp_path / "twin").rename(tmp_path / "moved")
-    fresh = data.ensure_split(tmp_path / "moved", path, seed=2)
+    fresh = splitting.ensure_split(tmp_path / "moved", path, seed=2)
     assert [f["sha256"] for f in fresh["files"]] != [f["sha256"] for f in moved["files"]]
 
 
@@ -626,13 +628,13 @@ def test_cli_split(make_image_folder, tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["Category", "Original", "Train", "Val", "Test"]
     assert lines[3].split() == ["Total", "17", "12", "2", "3"]
-    assert data.load_manifest(out)["seed"] == 5
+    assert splitting.load_manifest(out)["seed"] == 5
 
     assert cli.main(["split", str(root), "--out", str(out), "--ratios", "0.8", "0.1", "0.2"]) == 2
     err = capsys.readouterr().err
     assert err == ("jewelnet split: error: split ratios must be three positive numbers summing "
                    "to 1, got [0.8, 0.1, 0.2]\n")
-    assert data.load_manifest(out)["seed"] == 5  # untouched
+    assert splitting.load_manifest(out)["seed"] == 5  # untouched
 
 
 # ------------------------------------------------------------------------------------------
@@ -642,40 +644,40 @@ def test_cli_split(make_image_folder, tmp_path, capsys):
 
 def test_load_split_arrays(make_image_folder, tmp_path):
     root = make_image_folder({"bangle": 10, "ring": 10, "chain": 10})
-    manifest = data.make_split(root)
-    arrays = data.load_split_arrays(manifest, "train", 24)
+    manifest = splitting.make_split(root)
+    arrays = pipeline.load_split_arrays(manifest, "train", 24)
     assert arrays.images.shape == (21, 24, 24, 3) and arrays.images.dtype == np.uint8
     assert arrays.labels.dtype == np.int32 and arrays.labels.tolist().count(2) == 7
     assert arrays.classes == ["bangle", "chain", "ring"]
     assert all(p.startswith(("bangle/", "chain/", "ring/")) for p in arrays.paths)
     assert not arrays.images.flags.writeable
-    again = data.load_split_arrays(manifest, "train", 24)
+    again = pipeline.load_split_arrays(manifest, "train", 24)
     assert again.images is arrays.images  # decoded once
-    small = data.load_split_arrays(manifest, "train", 24, max_per_class=3, seed=1)
+    small = pipeline.load_split_arrays(manifest, "train", 24, max_per_class=3, seed=1)
     assert len(small) == 9 and np.bincount(small.labels).tolist() == [3, 3, 3]
-    data.clear_cache()
-    assert data.load_split_arrays(manifest, "train", 24, max_per_class=3, seed=1).paths == \
+    pipeline.clear_cache()
+    assert pipeline.load_split_arrays(manifest, "train", 24, max_per_class=3, seed=1).paths == \
         small.paths
     first = root / arrays.paths[0]
-    np.testing.assert_array_equal(arrays.images[0], data.load_image(first, size=24))
-    saved = data.save_manifest(manifest, tmp_path / "m.json")
-    test = data.load_split_arrays(saved, "test", 40)
+    np.testing.assert_array_equal(arrays.images[0], decode.load_image(first, size=24))
+    saved = splitting.save_manifest(manifest, tmp_path / "m.json")
+    test = pipeline.load_split_arrays(saved, "test", 40)
     assert test.images.shape == (6, 40, 40, 3)
 
 
 def test_load_split_arrays_errors(make_image_folder, tmp_path):
     root = make_image_folder(4)
-    manifest = data.make_split(root)
+    manifest = splitting.make_split(root)
     with pytest.raises(JewelNetError, match="unknown split 'dev'"):
-        data.load_split_arrays(manifest, "dev", 32)
+        pipeline.load_split_arrays(manifest, "dev", 32)
     with pytest.raises(JewelNetError, match="image size"):
-        data.load_split_arrays(manifest, "train", 0)
+        pipeline.load_split_arrays(manifest, "train", 0)
     with pytest.raises(JewelNetError, match="not found; pass data_dir"):
-        data.load_split_arrays(manifest, "train", 32, data_dir=tmp_path / "elsewhere")
+        pipeline.load_split_arrays(manifest, "train", 32, data_dir=tmp_path / "elsewhere")
     changed = next(f for f in manifest["files"] if f["split"] == "val")
     Image.new("RGB", (40, 40), "white").save(root / changed["path"])
     with pytest.raises(JewelNetError, match="changed since the split manifest was written"):
-        data.load_split_arrays(manifest, "val", 32)
+        pipeline.load_split_arrays(manifest, "val", 32)
 
 
 def test_resize_follows_thesis_rule():
@@ -696,8 +698,8 @@ def _one_batch_arrays(n: int = 10, size: int = 8):
     return images, labels
 
 
-@pytest.mark.parametrize("pipeline", ["tf", "py"])
-def test_make_dataset(pipeline):
+@pytest.mark.parametrize("kind", ["tf", "py"])
+def test_make_dataset(kind):
     images, labels = _one_batch_arrays()
     calls = []
 
@@ -705,8 +707,8 @@ def test_make_dataset(pipeline):
         calls.append(1)
         return x * 0 + 7.0
 
-    evaluation = data.make_dataset(images, labels, 3, batch_size=4, training=False,
-                                   augment=augment, pipeline=pipeline)
+    evaluation = pipeline.make_dataset(images, labels, 3, batch_size=4, training=False,
+                                   augment=augment, pipeline=kind)
     batches = [(np.asarray(x), np.asarray(y)) for x, y in _iterate(evaluation)]
     assert [b[0].shape for b in batches] == [(4, 8, 8, 3), (4, 8, 8, 3), (2, 8, 8, 3)]
     assert all(b[0].dtype == np.float32 and b[1].dtype == np.float32 for b in batches)
@@ -716,15 +718,15 @@ def test_make_dataset(pipeline):
     np.testing.assert_array_equal(y_all.argmax(1), labels)
     assert y_all.shape == (10, 3) and not calls
 
-    training = data.make_dataset(images, labels, 3, batch_size=4, training=True,
-                                 augment=augment, seed=1, pipeline=pipeline)
+    training = pipeline.make_dataset(images, labels, 3, batch_size=4, training=True,
+                                 augment=augment, seed=1, pipeline=kind)
     seen = [np.asarray(x) for x, _y in _iterate(training)]
     assert all(np.all(x == 7.0) for x in seen) and calls
 
     plain = [np.asarray(y).argmax(1) for _x, y in
-             _iterate(data.make_dataset(images, labels, 3, 4, True, seed=1, pipeline=pipeline))]
+             _iterate(pipeline.make_dataset(images, labels, 3, 4, True, seed=1, pipeline=kind))]
     again = [np.asarray(y).argmax(1) for _x, y in
-             _iterate(data.make_dataset(images, labels, 3, 4, True, seed=1, pipeline=pipeline))]
+             _iterate(pipeline.make_dataset(images, labels, 3, 4, True, seed=1, pipeline=kind))]
     assert [a.tolist() for a in plain] == [a.tolist() for a in again]  # seeded shuffle
     assert sorted(np.concatenate(plain).tolist()) == sorted(labels.tolist())
 
@@ -737,26 +739,26 @@ def _iterate(dataset):
 
 def test_make_dataset_from_split_arrays_and_errors():
     images, labels = _one_batch_arrays()
-    arrays = data.SplitArrays(images, labels, [f"{i}.png" for i in range(10)], ["a", "b", "c"])
-    ds = data.make_dataset(arrays, batch_size=5, pipeline="py")
+    arrays = pipeline.SplitArrays(images, labels, [f"{i}.png" for i in range(10)], ["a", "b", "c"])
+    ds = pipeline.make_dataset(arrays, batch_size=5, pipeline="py")
     assert len(ds) == 2 and ds[0][1].shape == (5, 3)
     with pytest.raises(JewelNetError, match="labels must lie in"):
-        data.make_dataset(images, labels + 5, 3, pipeline="py")
+        pipeline.make_dataset(images, labels + 5, 3, pipeline="py")
     with pytest.raises(JewelNetError, match="10 images but 3 labels"):
-        data.make_dataset(images, labels[:3], 3, pipeline="py")
+        pipeline.make_dataset(images, labels[:3], 3, pipeline="py")
 
 
 def test_keras_layer_augment_runs_in_tf_pipeline():
     import keras
     images, labels = _one_batch_arrays()
     flip = keras.layers.RandomFlip("horizontal", seed=0)
-    ds = data.make_dataset(images, labels, 3, batch_size=5, training=True, augment=flip)
+    ds = pipeline.make_dataset(images, labels, 3, batch_size=5, training=True, augment=flip)
     x, _y = next(iter(_iterate(ds)))
     assert x.shape == (5, 8, 8, 3) and x.dtype == np.float32
 
 
 def test_class_weights():
-    weights = data.class_weights([0, 0, 0, 1], 3)
+    weights = pipeline.class_weights([0, 0, 0, 1], 3)
     assert weights == pytest.approx({0: 4 / 6, 1: 2.0, 2: 1.0})
 
 
@@ -764,7 +766,7 @@ def test_module_imports_without_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys, jewelnet_utils.images.data; "
+    code = ("import sys, jewelnet_utils.split.pipeline; "
             "sys.exit(int('tensorflow' in sys.modules or 'keras' in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 

@@ -24,8 +24,8 @@ from PIL import Image, ImageDraw
 
 from jewelnet_utils import cli
 from jewelnet_utils.contracts.config import PROFILES, JewelNetError, run_name
-from jewelnet_utils.images import data
 from jewelnet_utils.run import train
+from jewelnet_utils.split import splitting
 
 CLASSES3 = ("bangle", "chain", "ring")
 TINY = dataclasses.replace(
@@ -60,7 +60,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("failed_start")
     a, b = _folder(base / "photos_a", 1), _folder(base / "photos_b", 2)
     split_a = base / "split_a.json"
-    data.save_manifest(data.make_split(a, seed=42), split_a)
+    splitting.save_manifest(splitting.make_split(a, seed=42), split_a)
     return {"a": a, "b": b, "split_a": split_a, "base": base}
 
 

@@ -55,8 +55,8 @@ LAZY: dict[tuple[str, str], str] = {
     ("cli.run", "run.train"): KERAS,
     ("cli.run", "run.tuning"): TUNER,
     ("cli.tools", "tools.calibrate"): KERAS,
-    ("images.data", "images.duplicates"): CYCLE,
-    ("images.duplicates", "images.data"): CYCLE,
+    ("images.audit", "images.duplicates"): CYCLE,
+    ("images.duplicates", "images.audit"): CYCLE,
     ("hosted", "contracts.config"): "hosted runs in a notebook's first cell, before "
                                     "dependencies exist",
     ("images.duplicates", "contracts.config"): PENDING,

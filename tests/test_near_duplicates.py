@@ -13,7 +13,8 @@ from PIL import Image
 
 from jewelnet_utils import cli
 from jewelnet_utils.contracts.config import normalise_class_name
-from jewelnet_utils.images import data, duplicates
+from jewelnet_utils.images import audit, duplicates
+from jewelnet_utils.split import splitting
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +57,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
 
 def test_shop_folders_become_the_thesis_classes_and_others_stay(planted):
     root, _items = planted
-    report = data.audit_dataset(root)
+    report = audit.audit_dataset(root)
     assert report.classes == ["bangle", "bracelet", "chain", "earring", "necklace", "pendant",
                               "ring", "nose_pin", "anklets"]
     assert report.counts["nose_pin"]["folders"] == ["Nose Pins"]
@@ -66,9 +67,9 @@ def test_planted_precision_and_recall(planted):
     """Same piece re-shot (other letters, moved, zoomed, relit, JPEG) vs different pieces on
     the same white: the hash alone groups many different pieces, the object check does not."""
     root, items = planted
-    checked = duplicates.pair_scores(data.audit_dataset(root).near_duplicates, items)
+    checked = duplicates.pair_scores(audit.audit_dataset(root).near_duplicates, items)
     hash_only = duplicates.pair_scores(
-        data.audit_dataset(root, confirm=False).near_duplicates, items)
+        audit.audit_dataset(root, confirm=False).near_duplicates, items)
     assert hash_only["precision"] < 0.6  # the planted set is hard for the hash
     assert checked["precision"] >= 0.95 and checked["recall"] >= 0.75, checked
     assert checked["groups_spanning_classes"] == 0
@@ -84,9 +85,9 @@ def test_engraved_re_shoot_stays_in_one_split(planted, tmp_path):
         duplicates.reshoot(piece, mask, np.random.default_rng(0), letters).save(
             root / "bracelet" / f"engraved-{letters}.png")
     pair = ["bracelet/engraved-AB.png", "bracelet/engraved-XY.png"]
-    assert pair in data.audit_dataset(root).near_duplicates
+    assert pair in audit.audit_dataset(root).near_duplicates
     for seed in range(4):
-        where = {f["path"]: f["split"] for f in data.make_split(root, seed=seed)["files"]}
+        where = {f["path"]: f["split"] for f in splitting.make_split(root, seed=seed)["files"]}
         assert where[pair[0]] == where[pair[1]]
 
 
@@ -100,7 +101,7 @@ def test_tiny_pieces_of_different_classes_are_not_conflicting_labels(tmp_path):
         for k in range(3):
             (root / cls).mkdir(parents=True, exist_ok=True)
             _white_shot(piece, 0.04 + 0.01 * k).save(root / cls / f"{k}.png")
-    report = data.audit_dataset(root)
+    report = audit.audit_dataset(root)
     cross = [p["paths"] for p in report.unconfirmed_pairs
              if p["paths"][0].split("/")[0] != p["paths"][1].split("/")[0]]
     assert cross, "the hash should match across classes here, or the test proves nothing"
@@ -122,8 +123,8 @@ def test_preview_sheet_shows_counted_and_uncounted(planted, tmp_path, capsys):
     sheet, report_json = tmp_path / "sheet.png", tmp_path / "audit.json"
     assert cli.main(["audit", str(root), "--preview", str(sheet), "--json",
                      str(report_json)]) == 0
-    report = data.audit_dataset(root)
-    rows = data.preview_rows(report)
+    report = audit.audit_dataset(root)
+    rows = audit.preview_rows(report)
     titles = [title for title, _paths in rows]
     assert any("counted" in t and "not" not in t for t in titles)
     assert any("not counted" in t for t in titles)

@@ -15,8 +15,9 @@ from PIL import Image
 
 from jewelnet_utils import cli
 from jewelnet_utils.contracts.config import PROFILES, JewelNetError
-from jewelnet_utils.images import data, synth
+from jewelnet_utils.images import synth
 from jewelnet_utils.run import models, pretrain, train
+from jewelnet_utils.split import splitting
 
 # Smallest recipe that exercises every head: 16 images of 64 px rendered, 32 px inputs.
 TINY_PRETEXT = {"images": 16, "epochs": 2, "batch_size": 8, "mask_grid": 8, "head_units": 8,
@@ -48,7 +49,7 @@ def tiny_data(tmp_path: Path) -> tuple[Path, Path]:
             pixels[..., label] = 255  # one channel names the class
             Image.fromarray(pixels).resize((48, 48)).save(data_dir / cls / f"{i:02d}.png")
     split = tmp_path / "split.json"
-    data.save_manifest(data.make_split(data_dir, seed=42), split)
+    splitting.save_manifest(splitting.make_split(data_dir, seed=42), split)
     return data_dir, split
 
 

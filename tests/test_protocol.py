@@ -60,12 +60,12 @@ def test_transcriptions_not_yet_moved_to_thesis_py_agree_with_it() -> None:
 @pytest.mark.slow
 def test_a_profile_without_cached_views_trains_stage_one_on_fresh_augmentation(
         make_image_folder, tmp_path: Path) -> None:
-    from jewelnet_utils.images import data
     from jewelnet_utils.run import train
+    from jewelnet_utils.split import splitting
 
     data_dir = make_image_folder({c: 6 for c in ("bangle", "chain", "ring")}, size=40)
     split = tmp_path / "split.json"
-    data.save_manifest(data.make_split(data_dir, seed=1), split)
+    splitting.save_manifest(splitting.make_split(data_dir, seed=1), split)
     profile = dataclasses.replace(
         PROFILES["smoke"], name="fresh", input_sizes={m: 32 for m in config.MODELS},
         batch_size=8, stage1_epochs=1, stage2_epochs=0, feature_cache_views=0,

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from jewelnet_utils.contracts import quiet
-from jewelnet_utils.images import data
+from jewelnet_utils.split import splitting
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET_KEYS = (*quiet.QUIET_ENV, quiet.VERBOSE_ENV)
@@ -43,7 +43,7 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             blocks = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
             Image.fromarray(blocks).resize((48, 48)).save(root / "photos" / cls / f"{i}.png")
     split = root / "split.json"
-    data.save_manifest(data.make_split(root / "photos"), split)
+    splitting.save_manifest(splitting.make_split(root / "photos"), split)
     return root / "photos", split
 
 

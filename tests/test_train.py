@@ -23,8 +23,8 @@ from jewelnet_utils import cli
 from jewelnet_utils.book import ParameterError, check_params
 from jewelnet_utils.contracts import config
 from jewelnet_utils.contracts.config import PROFILES, JewelNetError
-from jewelnet_utils.images import data
 from jewelnet_utils.run import models, train
+from jewelnet_utils.split import pipeline, splitting
 
 CLASSES4 = ("bangle", "chain", "ring", "nose_pin")
 TINY = dataclasses.replace(
@@ -60,7 +60,7 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         for i in range(9):
             _picture(rng, label).save(data_dir / cls / f"{i:03d}.png")
     split = root / "split.json"
-    data.save_manifest(data.make_split(data_dir, seed=42), split)
+    splitting.save_manifest(splitting.make_split(data_dir, seed=42), split)
     return data_dir, split
 
 
@@ -261,12 +261,12 @@ def test_epoch_repeats_make_k_passes() -> None:
     assert sorted(labels) == sorted(list(range(5)) * 3)
 
     images = np.broadcast_to(np.arange(5, dtype=np.uint8)[:, None, None, None], (5, 4, 4, 3))
-    py = train._repeat(data.make_dataset(images, np.zeros(5, int), 2, batch_size=2,
+    py = train._repeat(pipeline.make_dataset(images, np.zeros(5, int), 2, batch_size=2,
                                          training=True, pipeline="py"), 3)
     assert len(py) == 9
     seen = np.concatenate([py[i][0][:, 0, 0, 0] for i in range(len(py))])
     assert sorted(seen.astype(int).tolist()) == sorted(list(range(5)) * 3)
-    tf_ds = train._repeat(data.make_dataset(images, np.zeros(5, int), 2, batch_size=2,
+    tf_ds = train._repeat(pipeline.make_dataset(images, np.zeros(5, int), 2, batch_size=2,
                                             training=True, pipeline="tf"), 3)
     seen = np.concatenate([x.numpy()[:, 0, 0, 0] for x, _ in tf_ds])
     assert sorted(seen.astype(int).tolist()) == sorted(list(range(5)) * 3)

@@ -27,8 +27,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from jewelnet_utils.contracts.config import PROFILES
-from jewelnet_utils.images import data
 from jewelnet_utils.run import models, train
+from jewelnet_utils.split import pipeline, splitting
 
 CLASSES4 = ["bangle", "chain", "ring", "nose_pin"]
 SIZE = 46  # the custom CNN's smallest input: the cheapest real model
@@ -54,11 +54,11 @@ STOP_EPOCH, BEST_EPOCH = 16, 6
 LR_MULTIPLIER = [1.0] * 9 + [0.5] * 6 + [0.25]  # in force during epochs 1..16
 
 
-def _arrays(n: int, seed: int) -> data.SplitArrays:
+def _arrays(n: int, seed: int) -> pipeline.SplitArrays:
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, (n, SIZE, SIZE, 3), dtype=np.uint8)
     labels = np.arange(n) % len(CLASSES4)
-    return data.SplitArrays(images, labels, [f"img{i}.png" for i in range(n)], CLASSES4)
+    return pipeline.SplitArrays(images, labels, [f"img{i}.png" for i in range(n)], CLASSES4)
 
 
 def _trainer(run_dir: Path) -> train._Trainer:
@@ -165,7 +165,7 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             cx, cy = (int(v) for v in rng.uniform(12, 36, 2))
             ImageDraw.Draw(img).ellipse((cx - 10, cy - 10, cx + 10, cy + 10), fill=colours[label])
             img.save(root / "data" / cls / f"{i:03d}.png")
-    data.save_manifest(data.make_split(root / "data", seed=42), root / "split.json")
+    splitting.save_manifest(splitting.make_split(root / "data", seed=42), root / "split.json")
     return root / "data", root / "split.json"
 
 

@@ -24,8 +24,8 @@ from PIL import Image, ImageDraw
 from jewelnet_utils import cli
 from jewelnet_utils.contracts import artifacts, config
 from jewelnet_utils.contracts.config import JewelNetError
-from jewelnet_utils.images import data
 from jewelnet_utils.run import tuning
+from jewelnet_utils.split import splitting
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST_ENV = (tuning.ENV_ID, tuning.ENV_IP, tuning.ENV_PORT)
@@ -56,7 +56,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             _draw(np.random.default_rng(1000 * label + i), label).save(
                 data_dir / cls / f"{i:03d}.png")
     split = root / "split.json"
-    data.save_manifest(data.make_split(data_dir, seed=0), split)
+    splitting.save_manifest(splitting.make_split(data_dir, seed=0), split)
     return data_dir, split
 
 

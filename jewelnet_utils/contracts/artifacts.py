@@ -3,7 +3,7 @@
 * the run folder (``train.py`` writes it): ``config.json`` (:class:`RunConfig`),
   ``metrics.json`` (:class:`Metrics`), ``timings.json`` (:class:`Timings`), ``history.csv``
   and ``predictions_<split>.csv`` (tables);
-* the split manifest (``jewelnet split``; ``data.py`` makes it, :class:`SplitManifest`);
+* the split manifest (``jewelnet split``; ``split/splitting.py`` makes it, :class:`SplitManifest`);
 * the tuning result ``best.json`` (``tuning.py`` writes it, :class:`TuningResult`).
 
 Readers know the one key the writer writes and say which file is wrong in one line, so a

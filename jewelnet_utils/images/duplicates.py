@@ -200,13 +200,13 @@ def pair_scores(groups: Sequence[Sequence[str]], items: dict[str, str]) -> dict[
 def measure_detector(items_per_class: int, seed: int, root: str | os.PathLike[str],
                      hash_threshold: int = 4, size: int = 256) -> dict[str, Any]:
     """Audit a planted folder with and without the second check and score both."""
-    from . import data
+    from . import audit
 
     items = write_shots(planted_shots(items_per_class, seed, size), root)
     out: dict[str, Any] = {"items_per_class": items_per_class, "seed": seed, "size": size,
                            "images": len(items), "hash_threshold": hash_threshold}
     for name, confirm in (("hash_only", False), ("confirmed", True)):
-        report = data.audit_dataset(root, hash_threshold=hash_threshold, confirm=confirm)
+        report = audit.audit_dataset(root, hash_threshold=hash_threshold, confirm=confirm)
         out[name] = pair_scores(report.near_duplicates + report.exact_duplicates, items)
     return out
 

@@ -38,7 +38,7 @@ from ..contracts import thesis
 from ..contracts.config import JewelNetError, class_sort_key, normalise_class_name
 from ..contracts.decode import load_image, resize_array, thumbnail
 from ..contracts.utils import atomic_write_bytes, atomic_write_json, read_json, sha256_file
-from ..images.data import load_manifest
+from ..split.splitting import load_manifest
 from . import plots
 from .evaluate import compiled_call, load_run_model
 

@@ -34,7 +34,7 @@ plain validation images) and train the head alone on them; each epoch draws one 
 image, so an epoch still has one update per batch of images. The head model shares its layer
 objects with the full model, so stage 2 simply continues with the full model.
 
-No TensorFlow import at module level: under JAX, ``data.make_dataset`` yields a PyDataset and
+No TensorFlow import at module level: under JAX, ``pipeline.make_dataset`` yields a PyDataset and
 everything here uses Keras 3 APIs; only ``strategy="mirrored"`` needs TensorFlow.
 """
 
@@ -71,8 +71,7 @@ from ..contracts.utils import (
     read_json,
     set_seed,
 )
-from ..images import data
-from ..split import augment
+from ..split import augment, pipeline, splitting
 from . import models, pretrain
 
 PROFILE_DEFAULT = "profile"  # ``weights`` sentinel: use the profile's default_weights
@@ -232,7 +231,7 @@ def _prepare_run_dir(run_dir: Path, cfg: dict[str, Any], resume: bool,
 
 def _check_data_dir(manifest: dict[str, Any], data_dir: Path, split_path: Path) -> None:
     """The manifest's files must be in ``data_dir`` (a split made for another folder is caught
-    here; changed file contents later, by ``data.load_split_arrays``' hash check)."""
+    here; changed file contents later, by ``pipeline.load_split_arrays``' hash check)."""
     if not data_dir.is_dir():
         raise JewelNetError(f"data folder not found: {data_dir}")
     files = manifest["files"]
@@ -629,7 +628,7 @@ def _timer(store: dict[str, float], key: str) -> Iterator[None]:
 #     run.fit_stage(2, model)
 #     run.finish(model)
 
-LOSS = "categorical_crossentropy"  # labels arrive one-hot (data.make_dataset)
+LOSS = "categorical_crossentropy"  # labels arrive one-hot (pipeline.make_dataset)
 
 
 def compile_model(model: keras.Model, learning_rate: float, run_eagerly: bool = False) -> None:
@@ -710,7 +709,7 @@ def _open(model_name: str, data_dir: Any, split_path: Any, prof: Profile, out_di
     if not split_path.is_file():
         raise JewelNetError(f"split manifest not found: {split_path}; create it with "
                             f"`jewelnet split {data_dir} --out {split_path}`")
-    manifest = data.load_manifest(split_path)
+    manifest = splitting.load_manifest(split_path)
     _check_data_dir(manifest, data_dir, split_path)
     # A profile without cached views (paper) trains stage 1 on fresh augmentation.
     use_cache = bool(feature_cache and MODEL_SPECS[model_name].two_stage
@@ -738,7 +737,7 @@ def _run_config(model_name: str, prof: Profile, seed: int, hp: dict[str, Any],
         "model": model_name, "profile": prof.to_dict(), "seed": seed,
         "hparams": hp, "model_hparams": models.resolve_hparams(model_name, hp),
         "data_dir": str(data_dir), "split": str(split_path), "split_seed": manifest.get("seed"),
-        "data_hash": data.data_hash(manifest), "classes": list(manifest["classes"]),
+        "data_hash": splitting.data_hash(manifest), "classes": list(manifest["classes"]),
         "input_size": prof.input_size(model_name),
         "batch_size": int(hp.get("batch_size", prof.batch_size)),
         "learning_rate": float(hp.get("learning_rate", prof.learning_rate)),
@@ -880,16 +879,16 @@ class TrainingRun:
         # Decoded (and every file's hash checked) before the run folder exists: a split made
         # for another folder, or a changed photo, must not leave a half-started run behind.
         size, seed = self.cfg["input_size"], self.seed
-        train = data.load_split_arrays(manifest, "train", size, data_dir=data_dir,
+        train = pipeline.load_split_arrays(manifest, "train", size, data_dir=data_dir,
                                        max_per_class=self.profile.max_train_per_class, seed=seed)
-        val = data.load_split_arrays(manifest, "val", size, data_dir=data_dir)
-        test = data.load_split_arrays(manifest, "test", size, data_dir=data_dir)
+        val = pipeline.load_split_arrays(manifest, "val", size, data_dir=data_dir)
+        test = pipeline.load_split_arrays(manifest, "test", size, data_dir=data_dir)
         if len(train) == 0 or len(val) == 0:
             raise JewelNetError(f"split manifest {self.cfg['split']} has an empty train or val "
                                 "subset")
         self._splits = (train, val, test)
         classes = self.cfg["classes"]
-        self._class_weights = data.class_weights(train.labels, len(classes))
+        self._class_weights = pipeline.class_weights(train.labels, len(classes))
         self.cfg.update(num_train=len(train), num_val=len(val), num_test=len(test),
                         class_weights={classes[k]: v for k, v in self._class_weights.items()})
 
@@ -963,7 +962,7 @@ class TrainingRun:
         """The validation pipeline and the augmenter, built once, at the first fit."""
         if self._val_data is None:
             _, val, _ = self._splits
-            self._val_data = data.make_dataset(val.images, val.labels, len(self.cfg["classes"]),
+            self._val_data = pipeline.make_dataset(val.images, val.labels, len(self.cfg["classes"]),
                                                int(self.cfg["batch_size"]), training=False,
                                                seed=self.seed)
             aug_cfg = self.profile.augmentation.scaled(float(self.cfg["aug_strength"]))
@@ -973,7 +972,7 @@ class TrainingRun:
         """One epoch of shuffled, augmented images, its draws fixed by ``epoch_seed``."""
         train = self._splits[0]
         _reseed_generators(self._augmenter, epoch_seed, stream=1)
-        return _repeat(data.make_dataset(train.images, train.labels, len(self.cfg["classes"]),
+        return _repeat(pipeline.make_dataset(train.images, train.labels, len(self.cfg["classes"]),
                                          int(self.cfg["batch_size"]), training=True,
                                          augment=self._augmenter, seed=epoch_seed),
                        self.profile.epoch_repeats)

@@ -3,7 +3,7 @@
 The thesis fixed learning rate, batch size and epochs by hand (Table 4.4). Here one
 :class:`JewelHyperModel` per architecture searches them together with the head's widths,
 dropout, L2 strength, the fine-tuning depth of transfer models and the augmentation strength,
-using :func:`models.build_model` and :func:`data.make_dataset` exactly as training does, so the
+using :func:`models.build_model` and :func:`pipeline.make_dataset` exactly as training does, so the
 winning ``best.json`` means the same thing when ``train.py`` reads it.
 
 Results live in ``<out>/<model>/``: the KerasTuner project folder ``kt/`` (resumed on a rerun,
@@ -40,8 +40,7 @@ from ..contracts.config import (
     get_profile,
 )
 from ..contracts.utils import atomic_write_json, atomic_write_text, read_json, set_seed
-from ..images import data
-from ..split import augment
+from ..split import augment, pipeline, splitting
 from . import models
 from .models import MODEL_HPARAMS, TRAIN_HPARAMS
 from .train import compile_model
@@ -50,7 +49,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from ..images.data import SplitArrays
+    from ..split.pipeline import SplitArrays
 
 ALGORITHMS: tuple[str, ...] = ("hyperband", "bayesian", "random")
 OBJECTIVE = "val_accuracy"
@@ -204,9 +203,9 @@ class JewelHyperModel(kt.HyperModel):
         strength = float(hp.get("aug_strength"))
         aug = augment.build_augmenter(self.profile.augmentation.scaled(strength),
                                       seed=self.seed) if strength > 0 else None
-        train_ds = data.make_dataset(train.images, train.labels, self.num_classes, batch,
+        train_ds = pipeline.make_dataset(train.images, train.labels, self.num_classes, batch,
                                      training=True, augment=aug, seed=self.seed)
-        val_ds = data.make_dataset(val.images, val.labels, self.num_classes, batch,
+        val_ds = pipeline.make_dataset(val.images, val.labels, self.num_classes, batch,
                                    training=False, seed=self.seed)
         callbacks = list(callbacks or [])
         if self.patience:
@@ -214,7 +213,7 @@ class JewelHyperModel(kt.HyperModel):
                 monitor=OBJECTIVE, mode="max", patience=int(self.patience)))
         common = {"validation_data": val_ds, "callbacks": callbacks, "verbose": fit_verbose,
                   "shuffle": False,  # the dataset shuffles itself
-                  "class_weight": data.class_weights(train.labels, self.num_classes)}
+                  "class_weight": pipeline.class_weights(train.labels, self.num_classes)}
         history: dict[str, list[float]] = {}
 
         def run(first: int, last: int) -> None:
@@ -391,13 +390,13 @@ def run_search(model_name: str, data_dir: str | os.PathLike[str] | None,
     target = Path(out_dir) / model_name
     if role == "worker" and overwrite:
         overwrite = False  # only the chief may clear the shared folder
-    manifest = data.load_manifest(split_path)
+    manifest = splitting.load_manifest(split_path)
     size = prof.input_size(model_name)
     weights = prof.default_weights if weights == "default" else weights
     meta = {"model": model_name, "profile": prof.name, "algorithm": budget["algorithm"],
             "seed": int(seed), "input_size": size, "weights": weights,
             "classes": list(manifest["classes"]), "split": Path(split_path).as_posix(),
-            "data_hash": data.data_hash(manifest)}
+            "data_hash": splitting.data_hash(manifest)}
     if role != "worker":
         _prepare_folder(target, meta, overwrite)
 
@@ -412,9 +411,9 @@ def run_search(model_name: str, data_dir: str | os.PathLike[str] | None,
                                   "fit_verbose": 1 if verbose >= 2 else 0}
     if role != "chief":  # the chief only hands out trials; it never trains
         per_class = budget["max_train_per_class"] or prof.max_train_per_class
-        fit_kwargs["train"] = data.load_split_arrays(manifest, "train", size, data_dir,
+        fit_kwargs["train"] = pipeline.load_split_arrays(manifest, "train", size, data_dir,
                                                      max_per_class=per_class, seed=seed)
-        fit_kwargs["val"] = data.load_split_arrays(manifest, "val", size, data_dir)
+        fit_kwargs["val"] = pipeline.load_split_arrays(manifest, "val", size, data_dir)
         if not len(fit_kwargs["train"]) or not len(fit_kwargs["val"]):
             raise JewelNetError(f"{split_path} has an empty train or val subset; a search "
                                 f"needs both")

@@ -37,8 +37,9 @@ from ..contracts.config import (
 )
 from ..contracts.records import provenance
 from ..contracts.utils import atomic_write_json, cpu_model, library_versions, median_ms
-from ..images import data, synth
+from ..images import synth
 from ..report.recommend import EmbeddingIndex
+from ..split import pipeline, splitting
 
 # augment, models and train import Keras (and so TensorFlow, seconds of start-up): they are
 # imported inside the figures that train or run a model, so `preflight` (which reads bench
@@ -325,7 +326,7 @@ def bench_pipeline(sizes: Sizes) -> Result:
     aug = get_profile("paper").augmentation
     images, labels = _random_images(n, size), _random_labels(n)
 
-    dataset = data.make_dataset(
+    dataset = pipeline.make_dataset(
         images, labels, NUM_CLASSES, batch, training=True,
         augment=augment.build_augmenter(aug, seed=0), seed=0,
     )
@@ -371,20 +372,20 @@ def bench_pipeline_vs_compute(sizes: Sizes) -> Result:
     size, batch, steps = profile.input_size("custom_cnn"), profile.batch_size, sizes.compute_steps
     n = batch * steps
     images, labels = _random_images(n, size), _random_labels(n)
-    pipeline = data.make_dataset(
+    batches = pipeline.make_dataset(
         images, labels, NUM_CLASSES, batch, training=True,
         augment=augment.build_augmenter(profile.augmentation, seed=0), seed=0,
     ).repeat()
-    cached = pipeline.take(steps).cache()
+    cached = batches.take(steps).cache()
     for _ in cached:  # fill the cache: from now on these batches are tensors in memory
         pass
     cached = cached.repeat()
 
     model = _compile(models.build_model("custom_cnn", NUM_CLASSES, input_size=size, weights=None))
-    _fit_steps(model, pipeline, 2)  # build the train step once for both feeds
+    _fit_steps(model, batches, 2)  # build the train step once for both feeds
     _fit_steps(model, cached, 2)
     times = _best_of_interleaved(
-        {"pipeline": lambda: _fit_steps(model, pipeline, steps),
+        {"pipeline": lambda: _fit_steps(model, batches, steps),
          "memory": lambda: _fit_steps(model, cached, steps)},
         sizes.compute_repeats,
     )
@@ -903,7 +904,7 @@ def _noise_dataset(workdir: Path, per_class: int, size: int) -> tuple[Path, Path
         for i in range(per_class):
             pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(root / cls / f"{i:04d}.png", compress_level=1)
-    data.save_manifest(data.make_split(root, seed=0), split)
+    splitting.save_manifest(splitting.make_split(root, seed=0), split)
     return root, split
 
 

@@ -22,8 +22,8 @@ from ..contracts import artifacts
 from ..contracts.config import get_profile
 from ..contracts.utils import atomic_write_json
 from ..images import synth
-from ..images.data import make_split, save_manifest
 from ..run.train import train_model
+from ..split.splitting import make_split, save_manifest
 
 CALIBRATION_FILE = Path(__file__).with_name("synth_calibration.json")
 # What each difficulty must give the cpu-profile Custom CNN: "thesis" lands near the thesis's
