@@ -38,7 +38,7 @@ preflight: $(STAMP)
 	@PAPER_ON_CPU=$(PAPER_ON_CPU) TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m jewelnet_utils.cli preflight --profile $(PROFILE) $(if $(strip $(WEIGHTS)),--weights $(WEIGHTS))
 
 data: preflight
-	$(PY) -m jewelnet_utils.images.synth --ensure --profile $(PROFILE) --experiment all --workers 2
+	$(PY) -m jewelnet_utils.cli synth --ensure --profile $(PROFILE) --experiment all --workers 2
 
 # The appendix "Protocol: thesis and ours" is generated; tests/test_protocol.py fails when the
 # committed page differs from what the code would write.

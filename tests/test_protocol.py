@@ -281,7 +281,7 @@ def test_preflight_cli_shows_the_estimate_above_its_one_line_error(
 def test_make_notebooks_runs_preflight_before_data_and_notebooks() -> None:
     out = subprocess.run(["make", "-n", "notebooks", "PROFILE=paper"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
-    order = [out.find("preflight --profile paper"), out.find("jewelnet_utils.images.synth"),
+    order = [out.find("preflight --profile paper"), out.find("jewelnet_utils.cli synth"),
              out.find("papermill")]
     assert -1 not in order and order == sorted(order)
 

@@ -342,10 +342,10 @@ def test_cli_generates_and_previews(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert memory.is_file() and not (tmp_path / "data").exists()
 
 
-def test_module_entry_point_ensures_the_profile_set(tmp_path: Path) -> None:
+def test_make_data_command_ensures_the_profile_set(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "jewelnet_utils.images.synth", "--ensure", "--profile", "smoke",
-           "--quiet"]
+    cmd = [sys.executable, "-m", "jewelnet_utils.cli", "synth", "--ensure", "--profile",
+           "smoke", "--quiet"]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr

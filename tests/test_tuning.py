@@ -314,7 +314,7 @@ def _start_chief(args: list[str], env: dict[str, str],
 def test_distributed_chief_and_two_workers_share_the_trials(dataset: tuple[Path, Path],
                                                            tmp_path: Path) -> None:
     data_dir, split = dataset
-    args = [sys.executable, "-m", "jewelnet_utils.run.tuning", "--model", "custom_cnn", "--data",
+    args = [sys.executable, "-m", "jewelnet_utils.cli", "tune", "--model", "custom_cnn", "--data",
             str(data_dir), "--split", str(split), "--profile", "smoke", "--out", str(tmp_path),
             "--algorithm", "random", "--max-trials", "4", "--verbose", "0"]
     base = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", tuning.ENV_IP: "127.0.0.1"}

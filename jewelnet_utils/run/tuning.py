@@ -20,7 +20,6 @@ import json
 import math
 import os
 import shutil
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -613,8 +612,3 @@ def plot_hparams(df: pd.DataFrame, title: str = "") -> Figure:
 def _profile(profile: Profile | str | None) -> Profile:
     return profile if isinstance(profile, Profile) else get_profile(profile)
 
-
-if __name__ == "__main__":
-    from ..cli import main
-
-    sys.exit(main(["tune", *sys.argv[1:]]))
