@@ -84,8 +84,8 @@ class NotebookParams:
     _dataset: Path | None = field(default=None, repr=False)
 
     @property
-    def prof(self) -> Profile:
-        """The :class:`config.Profile` object."""
+    def settings(self) -> Profile:
+        """The profile's settings (:class:`config.Profile`); ``profile`` is its name."""
         return PROFILES[self.profile]
 
     @property

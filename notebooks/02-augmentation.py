@@ -112,7 +112,7 @@ print(P.provenance())
 # second what this build uses (the appendix "Protocol: thesis and ours" explains each choice).
 
 # %%
-aug = P.prof.augmentation
+aug = P.settings.augmentation
 ranges = pd.DataFrame({
     "Table 4.2, lower end (paper profile)": dataclasses.asdict(PROFILES["paper"].augmentation),
     f"this build ({P.profile} profile)": dataclasses.asdict(aug),

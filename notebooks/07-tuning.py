@@ -109,7 +109,7 @@ print(P.provenance())
 models_to_tune = TUNE_MODELS or (
     ["custom_cnn", "vgg16", "resnet50", "efficientnetb2"] if P.profile == "paper"
     else ["custom_cnn"])
-budget = P.prof.tuner
+budget = P.settings.tuner
 print(f"Searching {', '.join(map(model_title, models_to_tune))} with {budget}")
 
 # %% [markdown]
@@ -155,7 +155,7 @@ for name in models_to_tune:
     trials = tuning.trials_table(P.tuning_dir() / name)
     display(trials)
     print(f"{len(trials)} trials in this build ({P.profile} profile), "
-          f"at most {P.prof.tuner['max_epochs']} epochs each")
+          f"at most {P.settings.tuner['max_epochs']} epochs each")
     print(P.provenance(f"the {model_title(name)} trials"))
     show_figure(tuning.plot_hparams(trials, title=f"{model_title(name)}: validation accuracy "
                                                   "against each hyperparameter"))

@@ -98,10 +98,10 @@ CUSTOM_OBJECTS = {"BackbonePreprocess": BackbonePreprocess}
 PREPROCESSED_BACKBONES = frozenset(BackbonePreprocess._FUNCS)
 
 # BatchNorm momentum of the custom CNN (the thesis does not give one). L2 0.01 on every conv
-# kernel shrinks the pre-BN activations fast, and with ~27 updates per epoch Keras's default
-# 0.99 moving averages lag so far behind that inference-mode outputs collapse to one class for
-# the first ~12 epochs (measured on JewelSynth at 112 px: val 12 % vs 37 % after 2 epochs).
-# 0.9 tracks within ~10 updates; training-mode behaviour is unchanged.
+# kernel shrinks the pre-BN activations fast, and with a few dozen updates per epoch Keras's
+# default 0.99 moving averages lag so far behind that inference-mode outputs collapse to one
+# class for the first epochs. 0.9 tracks within ~10 updates; training-mode behaviour is
+# unchanged.
 CUSTOM_BN_MOMENTUM = 0.9
 
 

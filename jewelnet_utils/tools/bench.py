@@ -66,17 +66,16 @@ class Sizes:
     # Input size, stage-1 epochs, passes and cached views come from this profile: the cpu
     # profile's, where the cache saves a laptop's time (the image count is scaled down).
     cache_profile: str = "cpu"
-    # Images per class in the data set (70 % of them train). At 30 per class fixed costs
-    # (graph tracing, per-epoch overhead) held the ratio to 7x against 18x from counting
-    # forward passes; at 150 (840 training images, a small real data set) it measured 14.5x
-    # in CPU seconds and 12.9x in wall seconds.
+    # Images per class in the data set (70 % of them train): 150 gives 840 training images,
+    # the size of a small real data set and of the thesis's, where the fixed costs of a fit
+    # (graph tracing, per-epoch overhead) no longer hide what the cache saves.
     cache_per_class: int = 150
     cache_epochs: int = 0  # 0: the profile's stage1_epochs (fewer: --quick and tests)
     inference_size: int = 260  # EfficientNetB2's paper input size
     inference_runs: int = 30
     inference_batch: int = 32
-    # 1: also time an XLA (jit_compile=True) call. Off by default: on CPU, XLA compiles
-    # EfficientNetB2 for a minute and then runs it about 10x slower than plain tf.function.
+    # 1: also time an XLA (jit_compile=True) call. Off by default: on a CPU, XLA spends a long
+    # compile on EfficientNetB2 and then runs it slower than plain tf.function.
     inference_jit: int = 0
     retrieval_n: tuple[int, ...] = (100_000, 1_000_000)
     retrieval_dim: int = 256
@@ -134,20 +133,20 @@ def _check_size(item: str, key: str, value: Any) -> None:
             get_profile(v)
 
 
-# 108-120 s wall on this project's two-core machine (2026-11-26); every figure keeps its
-# side-by-side comparison, on fewer images, repeats and models.
+# A couple of minutes on a laptop: every figure keeps its side-by-side comparison, on fewer
+# images, repeats and models.
 QUICK_SIZES = Sizes(
     pipeline_images=128,
     pipeline_repeats=2,
     # The cpu profile's real Custom CNN step (112 px, batch 32): at smoke sizes (64 px, batch
-    # 16) a step is so cheap that tf.data's fixed per-batch cost dominates (0.86x idle vs
-    # 0.94-0.99x at cpu sizes), which says nothing about real training.
+    # 16) a step is so cheap that tf.data's fixed per-batch cost dominates, which says nothing
+    # about real training.
     compute_profile="cpu",
-    compute_steps=8,  # 6 steps per timed fit read 0.84-0.88x, 8 read 0.93-0.99x
+    compute_steps=8,  # fewer steps per timed fit let start-up noise decide the ratio
     compute_repeats=3,
-    # 4 of the cpu profile's 10 stage-1 epochs: the frozen leg's cost falls, and both legs
-    # pay ~10 s of TensorFlow start-up, so on 64 training images the ratio is far from its
-    # goal anyway (6.4x at 10 epochs); the full run measures it at 840 images.
+    # 4 of the cpu profile's 10 stage-1 epochs: both legs pay TensorFlow's start-up, so on a
+    # few dozen training images the ratio stays far from its goal whatever the epochs; the
+    # full run measures it at 840 images.
     cache_per_class=12,
     cache_epochs=4,
     inference_runs=10,
