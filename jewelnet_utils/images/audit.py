@@ -325,68 +325,74 @@ def audit_dataset(data_dir: str | os.PathLike[str], hash_threshold: int = 4,
     (``report.usable`` is then False, ``report.problem`` says why in one sentence).
     ``confirm=False`` groups near-duplicates on the perceptual hash alone (see duplicates.py).
     """
-    threshold = _check_threshold(hash_threshold)
     root = Path(data_dir)
-    report = AuditReport(data_dir=root.as_posix(), hash_threshold=threshold,
+    report = AuditReport(data_dir=root.as_posix(), hash_threshold=_check_threshold(hash_threshold),
                          confirm=bool(confirm))
-    if not root.exists():
-        report.problems.append(f"data folder {root} does not exist")
-        return report
-    if not root.is_dir():
-        report.problems.append(f"data path {root} is not a folder")
-        return report
-    try:
-        scan = scan_folder(root)
-    except OSError as err:
-        report.problems.append(f"cannot list data folder {root} ({err.strerror or err})")
+    scan = _scan_or_report(root, report)
+    if scan is None:
         return report
     report.classes = list(scan.folders)
     report.ignored = scan.ignored
     for cls, names in scan.folders.items():
         if len(names) > 1:
             report.notes.append(f"folders {', '.join(map(repr, names))} merged into class {cls!r}")
-
     report.files = [_inspect_file(root, c, rel) for c, rel in progress_bar(scan.files, "audit")]
+    _count_files(report, scan)
+    _group_duplicates(report)
+    report.problems += _blocking_problems(report, scan, root)
+    return report
+
+
+def _scan_or_report(root: Path, report: AuditReport) -> Any:
+    """The folder's scan, or None with the reason in ``report.problems``."""
+    if not root.exists():
+        report.problems.append(f"data folder {root} does not exist")
+    elif not root.is_dir():
+        report.problems.append(f"data path {root} is not a folder")
+    else:
+        try:
+            return scan_folder(root)
+        except OSError as err:
+            report.problems.append(f"cannot list data folder {root} ({err.strerror or err})")
+    return None
+
+
+def _count_files(report: AuditReport, scan: Any) -> None:
+    """Per-class file counts, the unusable files with their reasons, and the conversions."""
     for cls, names in scan.folders.items():
         recs = [r for r in report.files if r.class_name == cls]
         good = sum(r.usable for r in recs)
-        report.counts[cls] = {
-            "folders": names,
-            "files": len(recs),
-            "usable": good,
-            "unusable": len(recs) - good,
-        }
+        report.counts[cls] = {"folders": names, "files": len(recs), "usable": good,
+                              "unusable": len(recs) - good}
     for rec in report.files:
         if not rec.usable:
             report.unusable.append({"path": rec.path, "reason": rec.reason or "unknown"})
         for kind in rec.conversions:
             report.conversions[kind] += 1
-    _group_duplicates(report)
 
+
+def _blocking_problems(report: AuditReport, scan: Any, root: Path) -> list[str]:
+    """What stops a split: too few class folders, an empty class, too few usable images."""
+    problems = []
     if not scan.folders:
         loose = sum(i["reason"] == "file outside any class folder" for i in scan.ignored)
         hint = f"; it holds {loose} loose file{'s' if loose != 1 else ''}" if loose else ""
-        report.problems.append(
-            f"data folder {root} has no class folders (expected one sub-folder of photos per "
-            f"class{hint})"
-        )
+        problems.append(f"data folder {root} has no class folders (expected one sub-folder of "
+                        f"photos per class{hint})")
     elif len(scan.folders) < 2:
         only = next(iter(scan.folders.values()))[0]
-        report.problems.append(
-            f"data folder {root} has only one class folder ({only!r}); "
-            "at least 2 classes are needed"
-        )
+        problems.append(f"data folder {root} has only one class folder ({only!r}); "
+                        "at least 2 classes are needed")
     for cls, count in report.counts.items():
         if count["files"] == 0:
             folders = " and ".join(repr(f) for f in count["folders"])
-            report.problems.append(f"class folder {folders} in {root} is empty")
+            problems.append(f"class folder {folders} in {root} is empty")
         elif count["usable"] < MIN_PER_CLASS:
-            report.problems.append(
+            problems.append(
                 f"class {cls!r} has only {count['usable']} usable image"
                 f"{'' if count['usable'] == 1 else 's'} (at least {MIN_PER_CLASS} are needed, "
-                "one per split)"
-            )
-    return report
+                "one per split)")
+    return problems
 
 
 def format_audit(report: AuditReport, limit: int = 20) -> str:

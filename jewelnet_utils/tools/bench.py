@@ -418,6 +418,13 @@ def bench_feature_cache(sizes: Sizes, workdir: Path) -> Result:
     """
     profile = get_profile(sizes.cache_profile)
     epochs = sizes.cache_epochs or profile.stage1_epochs
+    timings = _feature_cache_legs(sizes, workdir, epochs)
+    return _feature_cache_result(sizes, profile, epochs, timings)
+
+
+def _feature_cache_legs(sizes: Sizes, workdir: Path, epochs: int) -> dict[str, dict[str, Any]]:
+    """The two stage-1 runs (cached features, then the frozen backbone), each in its own
+    process, with their timings and training/validation counts."""
     overrides = {"stage1_epochs": epochs, "stage2_epochs": 0, "early_stop_patience": 10**6,
                  "reduce_lr_patience": 10**6, "max_train_per_class": None}
     data_dir, split = _noise_dataset(workdir, sizes.cache_per_class, 128)
@@ -433,12 +440,18 @@ def bench_feature_cache(sizes: Sizes, workdir: Path) -> Result:
         timings[tag] = {**dataclasses.asdict(artifacts.read_timings(run_dir)),
                         "num_train": config.count("train"), "num_val": config.count("val"),
                         "peak_rss_gib": child["peak_rss_gib"]}
+    return timings
+
+
+def _feature_cache_result(sizes: Sizes, profile: Any, epochs: int,
+                          timings: dict[str, dict[str, Any]]) -> Result:
+    """The feature-cache figure from the two legs' timings, with what counting forward
+    passes alone predicts beside it."""
     cached_s = timings["cached"]["feature_cache_s"] + timings["cached"]["stage1_s"]
     frozen_s = timings["frozen"]["stage1_s"]
-    # The headline compares CPU seconds (all threads of each child): this shared host
-    # switches between two speeds (the same 1016-image forward pass took 12 s or 20.6 s of
-    # wall time, for the same CPU seconds), and a 15 s leg can fall wholly into a slow spell
-    # that a 4-minute leg averages out. Wall seconds are reported beside it.
+    # The headline compares CPU seconds (all threads of each child): on a shared host the
+    # same work takes the same CPU seconds whatever the wall clock does, and a short leg can
+    # fall wholly into a slow spell that a long leg averages out. Wall seconds stand beside.
     cached_cpu = timings["cached"]["cpu_s"]["feature_cache"] + timings["cached"]["cpu_s"]["stage1"]
     frozen_cpu = timings["frozen"]["cpu_s"]["stage1"]
     views = max(1, profile.feature_cache_views)  # what train.py caches (see _cached_features)
@@ -495,6 +508,26 @@ def _frozen_call(model: Any, size: int) -> Callable[[Any], Any] | None:
     return lambda x: frozen(x)[0]
 
 
+def _compiled_calls(model: Any, size: int, jit: int) -> dict[str, Callable[[Any], Any]]:
+    """The compiled ways to call ``model`` on one image: a ``tf.function`` with a fixed input
+    signature, the same function frozen, and with ``jit`` also XLA."""
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec((None, size, size, 3), tf.float32)]
+    calls: dict[str, Callable[[Any], Any]] = {
+        "tf.function": tf.function(lambda x: model(x, training=False),
+                                   input_signature=signature),
+    }
+    frozen = _frozen_call(model, size)
+    if frozen is not None:
+        calls["frozen tf.function"] = frozen
+    if jit:
+        calls["tf.function(jit_compile=True)"] = tf.function(
+            lambda x: model(x, training=False), jit_compile=True
+        )
+    return calls
+
+
 def bench_inference(sizes: Sizes) -> Result:
     """One image through a compiled call vs ``model.predict`` (medians, warmed up).
 
@@ -517,18 +550,7 @@ def bench_inference(sizes: Sizes) -> Result:
     one = tf.constant(rng.uniform(0, 255, (1, size, size, 3)).astype("float32"))
     many = tf.constant(rng.uniform(0, 255, (batch, size, size, 3)).astype("float32"))
 
-    signature = [tf.TensorSpec((None, size, size, 3), tf.float32)]
-    calls: dict[str, Callable[[Any], Any]] = {
-        "tf.function": tf.function(lambda x: model(x, training=False),
-                                   input_signature=signature),
-    }
-    frozen = _frozen_call(model, size)
-    if frozen is not None:
-        calls["frozen tf.function"] = frozen
-    if sizes.inference_jit:
-        calls["tf.function(jit_compile=True)"] = tf.function(
-            lambda x: model(x, training=False), jit_compile=True
-        )
+    calls = _compiled_calls(model, size, sizes.inference_jit)
     reference = calls["tf.function"](one).numpy()
     max_diff: dict[str, float] = {}
     for name, call in calls.items():
