@@ -659,10 +659,15 @@ def open_run(
     """The first step of a run: check every input, decode the split's images and open the run
     folder ``out_dir/<model>-<profile>-s<seed>/`` (its config.json says "running").
 
-    Arguments as :func:`train_model`. Every input is checked before the folder exists. With
-    ``resume`` a finished run comes back with ``complete`` set (nothing is loaded or trained),
-    an interrupted one with its checkpoint state. With ``overwrite`` the old run is kept aside
-    until :meth:`TrainingRun.finish` and brought back if a step fails.
+    Every input is checked before the folder exists. ``weights`` defaults to the profile's
+    (``"imagenet"`` for paper, None for cpu/smoke); None/"none" means random initialisation, a
+    path loads a local file (see ``models.build_model``). ``hparams`` is a dict or a
+    ``best.json`` path. With ``resume`` a finished run comes back with ``complete`` set
+    (nothing is loaded or trained), an interrupted one with its checkpoint state; a complete
+    run is never replaced unless ``overwrite``, and then the old run is kept aside until
+    :meth:`TrainingRun.finish` and brought back if a step fails. ``feature_cache=False``
+    trains stage 1 through the frozen backbone instead of on cached features (same result in
+    distribution, slower).
     """
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     run_dir = Path(out_dir) / run_name(check_model(model_name), prof.name, seed)
@@ -1021,36 +1026,13 @@ class TrainingRun:
                                 self._class_weights, self.resumed)
 
 
-def train_model(
-    model_name: str,
-    data_dir: str | os.PathLike[str],
-    split_path: str | os.PathLike[str],
-    profile: str | Profile = "cpu",
-    out_dir: str | os.PathLike[str] = "artifacts",
-    seed: int = 42,
-    weights: str | os.PathLike[str] | None = PROFILE_DEFAULT,
-    hparams: Mapping[str, Any] | str | os.PathLike[str] | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    strategy: str = "default",
-    feature_cache: bool = True,
-    progress: bool = True,
-) -> Path:
+def train_model(model_name: str, data_dir: str | os.PathLike[str],
+                split_path: str | os.PathLike[str], profile: str | Profile = "cpu",
+                out_dir: str | os.PathLike[str] = "artifacts", **options: Any) -> Path:
     """Train ``model_name`` under ``profile`` and write ``out_dir/<model>-<profile>-s<seed>/``:
-    the steps of a run (see the top of this section), in order, inside the run's distribution
-    scope. Returns the run folder.
-
-    ``weights`` defaults to the profile's (``"imagenet"`` for paper, None for cpu/smoke);
-    None/"none" means random initialisation, a path loads a local file (see
-    ``models.build_model``). ``hparams`` is a dict or a ``best.json`` path. A complete run is
-    never replaced unless ``overwrite``; ``resume`` continues an interrupted one (and returns
-    a complete one untouched). ``feature_cache=False`` trains stage 1 through the frozen
-    backbone instead of on cached features (same result in distribution, slower).
-    """
-    run = open_run(model_name, data_dir, split_path, profile, out_dir, seed=seed,
-                   weights=weights, hparams=hparams, resume=resume, overwrite=overwrite,
-                   strategy=strategy, feature_cache=feature_cache, progress=progress)
-    return complete_run(run)
+    :func:`open_run` with the same ``options``, then :func:`complete_run`. Returns the run
+    folder (``jewelnet train``)."""
+    return complete_run(open_run(model_name, data_dir, split_path, profile, out_dir, **options))
 
 
 def complete_run(run: TrainingRun) -> Path:
