@@ -10,6 +10,7 @@ same whether papermill runs them from ``notebooks/`` or from the root.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -339,6 +340,14 @@ def show_figure(fig: Any, save_to: str | os.PathLike[str] | None = None) -> None
     if save_to is not None:
         atomic_write_bytes(save_to, image.data)
     display(image)
+
+
+def show_source(function: Any) -> None:
+    """Show a package function's own source on the page, highlighted by the book (the code lives
+    once, in the package; the page renders it from there)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"```python\n{inspect.getsource(function)}```"))
 
 
 def show_table(table: Any) -> None:

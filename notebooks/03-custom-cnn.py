@@ -74,13 +74,12 @@ if "google.colab" in sys.modules or ON_KAGGLE or ON_BINDER:
 # ## Imports
 
 # %%
-import inspect
 import os
 
 import pandas as pd
-from IPython.display import Code, display
+from IPython.display import display
 
-from jewelnet_utils.book import check_params, model_title, show_figure
+from jewelnet_utils.book import check_params, model_title, show_figure, show_source
 from jewelnet_utils.contracts import artifacts
 from jewelnet_utils.report import evaluate, plots
 from jewelnet_utils.run import models, train
@@ -154,7 +153,7 @@ print(f"Run folder: {P.rel(run.run_dir)} ({state})")
 # stored, RGB values from 0 to 255.
 
 # %%
-display(Code(inspect.getsource(models.custom_cnn), language="python"))
+show_source(models.custom_cnn)
 print("Source: jewelnet_utils/run/models.py, custom_cnn")
 
 # %% [markdown]
@@ -204,7 +203,7 @@ del at_thesis
 # use the same function: Adam, categorical cross-entropy on one-hot labels, and accuracy.
 
 # %%
-display(Code(inspect.getsource(train.compile_model), language="python"))
+show_source(train.compile_model)
 print("Source: jewelnet_utils/run/train.py, compile_model")
 
 # %% [markdown]

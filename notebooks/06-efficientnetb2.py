@@ -74,13 +74,12 @@ if "google.colab" in sys.modules or ON_KAGGLE or ON_BINDER:
 # ## Imports
 
 # %%
-import inspect
 import os
 
 import pandas as pd
-from IPython.display import Code, display
+from IPython.display import display
 
-from jewelnet_utils.book import check_params, model_title, show_figure
+from jewelnet_utils.book import check_params, model_title, show_figure, show_source
 from jewelnet_utils.contracts import artifacts
 from jewelnet_utils.report import evaluate, plots
 from jewelnet_utils.run import models, train
@@ -153,8 +152,8 @@ print(f"Run folder: {P.rel(run.run_dir)} ({state})")
 # so its batch-normalisation layers always use the running statistics they hold.
 
 # %%
-display(Code(inspect.getsource(models.transfer_model), language="python"))
-display(Code(inspect.getsource(models.head_layers), language="python"))
+show_source(models.transfer_model)
+show_source(models.head_layers)
 print("Source: jewelnet_utils/run/models.py, transfer_model and head_layers")
 
 # %% [markdown]
@@ -209,7 +208,7 @@ del at_thesis
 # Stage one compiles with the profile's learning rate; stage two compiles again, below.
 
 # %%
-display(Code(inspect.getsource(train.compile_model), language="python"))
+show_source(train.compile_model)
 print("Source: jewelnet_utils/run/train.py, compile_model")
 
 # %% [markdown]

@@ -68,8 +68,10 @@ def _installed(python: Path) -> dict[str, str]:
     """Every distribution in the environment of ``python``, by lower-case dashed name."""
     code = ("import importlib.metadata as m, json; print(json.dumps({d.metadata['Name'].lower()"
             ".replace('_', '-'): d.version for d in m.distributions()}))")
+    # Run from the venv's folder: from a checkout, the editable install's egg-info in the
+    # working directory would be listed as installed.
     done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True,
-                          env=_without_our_paths(os.environ))
+                          env=_without_our_paths(os.environ), cwd=python.parent)
     return json.loads(done.stdout)
 
 
