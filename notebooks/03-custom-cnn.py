@@ -217,18 +217,7 @@ print("Source: jewelnet_utils/run/train.py, compile_model")
 # keeps the best epoch's weights. The values this run uses:
 
 # %%
-settings = pd.Series({
-    "training / validation / test images":
-        f"{run.cfg['num_train']} / {run.cfg['num_val']} / {run.cfg['num_test']}",
-    "input size (px)": run.cfg["input_size"],
-    "batch size": run.cfg["batch_size"],
-    "learning rate (stage 1)": run.learning_rate(1),
-    "decay per update": run.profile.lr_decay,
-    "plateau: factor, patience (val_loss)":
-        f"{run.profile.reduce_lr_factor}, {run.profile.reduce_lr_patience}",
-    "early stop patience (val_accuracy)": run.profile.early_stop_patience,
-}, name="value", dtype=object).to_frame()
-display(settings)
+display(pd.Series(run.settings(), name="value", dtype=object).to_frame())
 print(P.provenance(f"the {model_title(MODEL)} training settings"))
 
 # %%
@@ -251,7 +240,7 @@ train.compile_model(model, run.learning_rate(1), run_eagerly=run.profile.run_eag
 stage1 = run.fit_stage(1, model)
 
 # %%
-display(pd.DataFrame(stage1, columns=train.HISTORY_COLUMNS).set_index("epoch").round(4))
+display(evaluate.epoch_table(stage1))
 print(P.provenance(f"the {model_title(MODEL)} epochs"))
 
 # %% [markdown]

@@ -224,18 +224,7 @@ print("Source: jewelnet_utils/run/train.py, compile_model")
 # keeps the best epoch's weights. The values this run uses:
 
 # %%
-settings = pd.Series({
-    "training / validation / test images":
-        f"{run.cfg['num_train']} / {run.cfg['num_val']} / {run.cfg['num_test']}",
-    "input size (px)": run.cfg["input_size"],
-    "batch size": run.cfg["batch_size"],
-    "learning rate (stage 1)": run.learning_rate(1),
-    "decay per update": run.profile.lr_decay,
-    "plateau: factor, patience (val_loss)":
-        f"{run.profile.reduce_lr_factor}, {run.profile.reduce_lr_patience}",
-    "early stop patience (val_accuracy)": run.profile.early_stop_patience,
-}, name="value", dtype=object).to_frame()
-display(settings)
+display(pd.Series(run.settings(), name="value", dtype=object).to_frame())
 print(P.provenance(f"the {model_title(MODEL)} training settings"))
 
 # %%
@@ -285,7 +274,7 @@ else:
 stage1 = run.fit_stage(1, model)
 
 # %%
-display(pd.DataFrame(stage1, columns=train.HISTORY_COLUMNS).set_index("epoch").round(4))
+display(evaluate.epoch_table(stage1))
 print(P.provenance(f"the {model_title(MODEL)} stage-1 epochs"))
 
 # %% [markdown]
@@ -310,10 +299,7 @@ print(P.provenance(f"the {model_title(MODEL)} trainability in both stages"))
 # inputs of every layer after them. The last 50 layers, counted by type and trainability:
 
 # %%
-tail_layers = models.backbone_of(model).layers[-run.trainable_tail:]
-tail = pd.DataFrame({"layer type": [type(layer).__name__ for layer in tail_layers],
-                     "trainable": [layer.trainable for layer in tail_layers]})
-display(pd.crosstab(tail["layer type"], tail["trainable"]))
+display(pd.DataFrame(models.tail_layer_types(model, run.trainable_tail)).T)
 print(P.provenance(f"the last {run.trainable_tail} {model_title(MODEL)} backbone layers"))
 
 # %% [markdown]
@@ -330,7 +316,7 @@ print(f"Stage 2: learning rate {run.learning_rate(2):g}, at most {run.stage_epoc
 stage2 = run.fit_stage(2, model)
 
 # %%
-display(pd.DataFrame(stage2, columns=train.HISTORY_COLUMNS).set_index("epoch").round(4))
+display(evaluate.epoch_table(stage2))
 print(P.provenance(f"the {model_title(MODEL)} stage-2 epochs"))
 
 # %% [markdown]

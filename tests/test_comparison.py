@@ -125,3 +125,15 @@ def test_experiments_table_sets_both_experiments_beside_table_5_1():
     assert table.loc["VGG16", "Imbalanced (n = 185)"].endswith("(one class)")
     only_one = cmp.experiments_table({"imbalanced": imbalanced})
     assert list(only_one.columns) == ["Thesis (Table 5.1)", "Imbalanced (n = 185)"]
+
+
+def test_epoch_table_indexes_history_rows_by_epoch():
+    from jewelnet_utils.report.evaluate import epoch_table
+
+    rows = [{"epoch": 1, "stage": 1, "loss": 2.123456, "accuracy": 0.25, "val_loss": 2.0,
+             "val_accuracy": 0.3, "learning_rate": 1e-4},
+            {"epoch": 2, "stage": 1, "loss": 1.5, "accuracy": 0.5, "val_loss": 1.9,
+             "val_accuracy": 0.35, "learning_rate": 1e-4}]
+    table = epoch_table(rows)
+    assert list(table.index) == [1, 2] and table.index.name == "epoch"
+    assert table.loc[1, "loss"] == 2.1235 and list(table.columns)[0] == "stage"

@@ -449,6 +449,11 @@ def test_set_stage_unfreezes_the_tail_and_keeps_every_batchnorm_frozen(model_nam
     assert report["trainable"] == len(weighted_tail) > 0
     assert report["trainable BatchNormalization"] == 0
     assert report["BatchNormalization layers"] == len(norms)
+    by_type = models.tail_layer_types(model, tail)  # what chapters 04-06 show
+    assert sum(sum(kind.values()) for kind in by_type.values()) == tail
+    assert by_type.get("BatchNormalization", {}).get("trainable", 0) == 0
+    assert sum(kind["trainable"] for kind in by_type.values()) == sum(
+        layer.trainable for layer in backbone.layers[first:])
     head_bn = [layer for layer in model.layers
                if isinstance(layer, keras.layers.BatchNormalization)]
     assert all(layer.trainable for layer in head_bn)  # EfficientNetB2's new head_bn learns

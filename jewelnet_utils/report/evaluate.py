@@ -118,6 +118,11 @@ def _dataset_description(cfg: artifacts.RunConfig) -> str:
     return f"{name} ({cfg.data_hash[:10]})"
 
 
+def epoch_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """History rows (``TrainingRun.fit_stage``'s epochs) as a table indexed by epoch."""
+    return pd.DataFrame(rows, columns=artifacts.HISTORY_COLUMNS).set_index("epoch").round(4)
+
+
 def training_summary(run: Run) -> pd.DataFrame:
     """Per training stage: epochs run, whether early stopping ended it, and minutes taken,
     the part of ``timings.json`` a reader needs (the rest is for the bench)."""
@@ -1035,7 +1040,8 @@ def evaluate_runs(run_dirs: Sequence[str | Path | Run], out_dir: str | Path, see
 __all__ = [
     "CONFUSABLE_PAIRS", "Interval", "Run", "THESIS_TABLE_5_1", "THESIS_TABLE_6_2",
     "bootstrap_ci", "calibration_report", "compiled_call", "confusion",
-    "efficiency_row", "efficiency_table", "evaluate_runs", "expected_calibration_error",
+    "efficiency_row", "efficiency_table", "epoch_table", "evaluate_runs",
+    "expected_calibration_error",
     "grad_cam", "last_conv_layer", "load_model_file", "load_run", "load_run_model",
     "mcnemar_exact", "model_flops", "pairwise_mcnemar", "per_class_metrics", "reliability_data",
     "resolve_image", "seeds_table", "summary_row", "time_inference",

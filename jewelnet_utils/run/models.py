@@ -442,6 +442,16 @@ def freeze_report(model: keras.Model) -> dict[str, int]:
     }
 
 
+def tail_layer_types(model: keras.Model, tail: int) -> dict[str, dict[str, int]]:
+    """The last ``tail`` backbone layers by layer type: how many train and how many stay
+    frozen as the model's trainability is now set (BatchNorm stays frozen in stage 2)."""
+    counts: dict[str, dict[str, int]] = {}
+    for layer in backbone_of(model).layers[-tail:] if tail else []:
+        kind = counts.setdefault(type(layer).__name__, {"trainable": 0, "frozen": 0})
+        kind["trainable" if layer.trainable else "frozen"] += 1
+    return counts
+
+
 def feature_model(model: keras.Model) -> keras.Model:
     """Image -> pooled backbone features (the ``gap`` output) of a transfer model."""
     return keras.Model(model.input, model.get_layer("gap").output,

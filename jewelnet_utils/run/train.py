@@ -805,6 +805,22 @@ class TrainingRun:
             return self.profile.stage2_epochs if self.two_stage else 0
         return self.profile.stage1_epochs if self.two_stage else self.profile.max_epochs
 
+    def settings(self) -> dict[str, Any]:
+        """The protocol this run trains under, as the chapters show it before the first fit:
+        image counts, input and batch size, the rate with its decay and plateau halving, and
+        the early-stopping patience."""
+        return {
+            "training / validation / test images":
+                f"{self.cfg['num_train']} / {self.cfg['num_val']} / {self.cfg['num_test']}",
+            "input size (px)": self.cfg["input_size"],
+            "batch size": self.cfg["batch_size"],
+            "learning rate (stage 1)": self.learning_rate(1),
+            "decay per update": self.profile.lr_decay,
+            "plateau: factor, patience (val_loss)":
+                f"{self.profile.reduce_lr_factor}, {self.profile.reduce_lr_patience}",
+            "early stop patience (val_accuracy)": self.profile.early_stop_patience,
+        }
+
     def history(self, stage: int | None = None) -> list[dict[str, Any]]:
         """The epochs trained so far (history.csv's rows), of one stage or all."""
         return [row for row in self.state["history"] if stage in (None, row["stage"])]
