@@ -171,15 +171,14 @@ def preflight(profile: Profile, results_dir: Path = RESULTS_DIR,
     (:class:`NoAccelerator`, carrying the estimate, when only a GPU is missing).
     ``weights`` overrides the profile's default weights, as ``make book WEIGHTS=...`` does."""
     environ = os.environ if environ is None else environ
-    chosen = weights
-    weights = needed_weights(profile, chosen)
-    if not weights and not profile.needs_accelerator:
+    imagenet_models = needed_weights(profile, weights)
+    if not imagenet_models and not profile.needs_accelerator:
         return [f"preflight: profile {profile.name} needs no downloaded weights and runs on a "
                 "CPU: go"]
     lines = []
-    if weights:
-        files = check_weights(profile, chosen)
-        lines.append(f"preflight: ImageNet weights of {', '.join(weights)} found in "
+    if imagenet_models:
+        files = check_weights(profile, weights)
+        lines.append(f"preflight: ImageNet weights of {', '.join(imagenet_models)} found in "
                      f"{files[0].parent}")
     if not profile.needs_accelerator:
         return lines
