@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv preflight data notebooks book book-html protocol test lint lock clean times
+.PHONY: help venv preflight backbones data notebooks book book-html protocol test lint lock clean times
 
 help:
 	@echo "make book [PROFILE=smoke|cpu|paper]  set up, generate data, run notebooks, build the book"
@@ -14,6 +14,7 @@ help:
 	@echo "make test                             the test suite (what CI runs)"
 	@echo "make notebooks PROFILE=P              execute the notebooks with papermill"
 	@echo "make preflight PROFILE=P              check weights and accelerator (before notebooks)"
+	@echo "make backbones PROFILE=P              pretrain the backbones the profile's weights need (cached)"
 	@echo "make protocol                         regenerate book/protocol.md from the code"
 	@echo "make times PROFILE=P                  record this build's notebook run times into the notebooks"
 	@echo "make lint                             ruff"
@@ -37,7 +38,13 @@ WEIGHTS_ARGS := $(if $(strip $(WEIGHTS)),-p WEIGHTS $(WEIGHTS) -p ARTIFACTS arti
 preflight: $(STAMP)
 	@PAPER_ON_CPU=$(PAPER_ON_CPU) TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m jewelnet_utils.cli preflight --profile $(PROFILE) $(if $(strip $(WEIGHTS)),--weights $(WEIGHTS))
 
-data: preflight
+# The backbones the profile's default weights read from the cache (`jewelnet pretrain`): built
+# once per machine on the first build (counted in its time), reused by every later build.
+# A WEIGHTS override other than pretext needs none.
+backbones: preflight
+	$(if $(filter-out pretext,$(strip $(WEIGHTS))),@echo "backbones: WEIGHTS=$(WEIGHTS) needs no pretext backbone",$(PY) -m jewelnet_utils.cli pretrain --model $(if $(strip $(WEIGHTS)),all,auto) --profile $(PROFILE))
+
+data: backbones
 	$(PY) -m jewelnet_utils.cli synth --ensure --profile $(PROFILE) --experiment all --workers 2
 
 # The appendix "Protocol: thesis and ours" is generated; tests/test_protocol.py fails when the

@@ -32,6 +32,7 @@ from .contracts.config import (
 from .contracts.utils import atomic_write_bytes
 from .images import synth
 from .report.plots import figure_bytes
+from .run import pretrain
 from .split import splitting
 
 if TYPE_CHECKING:  # train imports Keras; the notebooks' parameter checks must not wait for it
@@ -108,6 +109,17 @@ class NotebookParams:
                                    artifacts=self.artifacts / experiment,
                                    reports=self.reports / experiment)
 
+    def random_init(self) -> NotebookParams:
+        """These parameters with random initialisation in place of the weights: the baseline
+        that shows what pre-training buys. Its runs live in ``random-init/`` under ARTIFACTS,
+        so they never mix with the pretrained ones."""
+        if self.weights is None:
+            raise ParameterError("these parameters already start from random initialisation; "
+                                 "there is no pretrained run to compare with")
+        return dataclasses.replace(self, weights=None,
+                                   weights_label="none (random initialisation, the baseline)",
+                                   artifacts=self.artifacts / "random-init")
+
     def dataset(self) -> Path:
         """The image folder: ``DATA_DIR``, or the profile's synthetic set (generated if missing)."""
         if self._dataset is None:
@@ -135,7 +147,7 @@ class NotebookParams:
         A finished run made with other weights or other data is never reused silently: that
         is a one-line error asking for ``RETRAIN = True``.
         """
-        from .run import train
+        from .run import models, train
 
         split = self.split_path()
         manifest = splitting.ensure_split(self.dataset(), split, seed=self.seed)
@@ -143,7 +155,9 @@ class NotebookParams:
                              seed=self.seed, weights=self.weights, resume=not retrain,
                              overwrite=retrain, progress=progress)
         cfg = artifacts.read_config(run.run_dir)
-        wanted = "none" if self.weights is None else self.weights
+        # The custom CNN always starts from scratch, whatever the weights (section 4.3).
+        wanted = ("none" if models.weights_kind(model, self.weights) == "none"
+                  else self.weights)
         if cfg.data_hash != splitting.data_hash(manifest) or (
                 cfg.weights not in (wanted, str(Path(wanted).resolve()))):
             raise ParameterError(
@@ -224,6 +238,12 @@ def _check_path_like(name: str, value: Any) -> str | os.PathLike[str]:
     return value
 
 
+def pretext_label(profile: Profile) -> str:
+    """How a provenance line names the profile's own pretrained backbones."""
+    source = pretrain.SOURCE_TITLES[profile.pretext.get("source", "jewelsynth")]
+    return f"pretext (our backbone, pretrained on {source}, no class labels)"
+
+
 def _check_weights(value: Any, profile: Profile, root: Path) -> tuple[str | None, str]:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
         return None, "none (random initialisation)"
@@ -237,11 +257,13 @@ def _check_weights(value: Any, profile: Profile, root: Path) -> tuple[str | None
         default = profile.default_weights
         if default is None:
             return None, f"none (random initialisation; the {profile.name} profile's default)"
+        if default == "pretext":
+            return default, f"{pretext_label(profile)}, the {profile.name} profile's default"
         return default, f"{default} (the {profile.name} profile's default)"
     if text.lower() == "imagenet":
         return "imagenet", "imagenet"
     if text.lower() == "pretext":
-        return "pretext", "pretext (our backbone pretrained on unlabelled JewelSynth)"
+        return "pretext", pretext_label(profile)
     path = _resolve(root, text)
     if not path.is_file():
         raise ParameterError(

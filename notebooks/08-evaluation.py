@@ -86,7 +86,7 @@ if "google.colab" in sys.modules or ON_KAGGLE or ON_BINDER:
 # %%
 import os
 
-from IPython.display import Image, display
+from IPython.display import Image, Markdown, display
 
 from jewelnet_utils.book import (
     check_params,
@@ -173,6 +173,31 @@ for _, row in summary.iterrows():
 # %%
 ranking = comparison.ranking_claims(summary, result["mcnemar"])
 glue("ranking_claims", ranking)
+
+# %%
+glue("ordering_verdict", comparison.ordering_verdict(ranking), display=False)
+print(f"The thesis's order {comparison.ordering_verdict(ranking)}.")
+
+# %% [markdown]
+# ### What pre-training buys each transfer model
+#
+# The thesis's central finding rests on pre-training, so each transfer model's run is set
+# beside the same model trained from random initialisation: same profile, split, seed and
+# protocol, scored on the same test images. Notebooks 04-06 train those random-init runs (in
+# `random-init/` under `ARTIFACTS`); a missing one is trained here.
+
+# %%
+transfer_models = [m for m in config.MODELS if config.MODEL_SPECS[m].two_stage]
+if P.weights is None:
+    glue("pretraining_gain", Markdown("Not compared in this build: its transfer models start "
+                                      "from random initialisation themselves."))
+else:
+    baseline = P.random_init()
+    weight_pairs = [(evaluate.load_run(P.run_dir(m)),
+                     evaluate.load_run(baseline.train(m, progress=False)))
+                    for m in transfer_models]
+    glue("pretraining_gain", comparison.pretraining_table(
+        evaluate.pretraining_gain(weight_pairs, seed=P.seed)))
 
 # %% [markdown]
 # Every pair of models, for reference:

@@ -87,9 +87,11 @@ from jewelnet_utils.book import (
     glue,
     model_title,
     show_figure,
+    show_table,
     show_warnings,
 )
 from jewelnet_utils.contracts import artifacts, decode
+from jewelnet_utils.contracts.config import MODELS
 from jewelnet_utils.report import evaluate, plots, recommend
 from jewelnet_utils.split import splitting
 
@@ -223,6 +225,25 @@ overall = quality.set_index("class").loc["Overall"]
 glue("precision_at_k", f"{overall[f'precision@{TOP_K}']:.2f} (K = {TOP_K})", display=False)
 glue("map_at_k", f"{overall[f'mAP@{TOP_K}']:.2f}", display=False)
 print(P.provenance("the retrieval quality", embedding=model_title(EMBED_MODEL), k=TOP_K))
+
+# %% [markdown]
+# ## Which model's embedding retrieves best?
+#
+# The thesis builds its recommender on EfficientNetB2, but every model in this book ends in the
+# same kind of `embedding` layer before its classifier, so any of them could serve. The table
+# below scores each finished run's embedding on the same catalogue with the same leave-one-out
+# precision@K and mAP@K, and says which weights each run started from.
+
+# %%
+finished_runs = [P.run_dir(m) for m in MODELS if artifacts.is_finished(P.run_dir(m))]
+by_model = recommend.retrieval_by_model(finished_runs, P.split_path(), P.dataset(), k=TOP_K)
+retrieval_table = (by_model.assign(model=by_model["model"].map(model_title),
+                                   warning=by_model["warning"].map(bool).map(
+                                       {True: "collapsed", False: ""}))
+                   .set_index("model").rename_axis(None).round(3))
+show_table(retrieval_table)
+glue("retrieval_by_model", retrieval_table, display=False)
+print(P.provenance("the retrieval scores of every model", k=TOP_K))
 
 # %% [markdown]
 # ## Summary

@@ -42,6 +42,22 @@ def test_ranking_claims_follow_the_thesis_order_and_find_pairs_either_way():
     assert table.loc["Custom CNN > ResNet50", "McNemar p"] == "0.001"
 
 
+def test_ordering_verdict_holds_only_when_every_step_holds():
+    summary = _summary({"custom_cnn": 0.88, "vgg16": 0.80, "resnet50": 0.70,
+                        "efficientnetb2": 0.90})
+    mcnemar = _mcnemar({("custom_cnn", "vgg16"): 0.01, ("custom_cnn", "resnet50"): 0.001,
+                        ("vgg16", "efficientnetb2"): 0.3})
+    verdict = cmp.ordering_verdict(cmp.ranking_claims(summary, mcnemar))
+    assert verdict.startswith("does not hold as a whole: 1 of 3 steps hold")
+    assert "EfficientNetB2 > VGG16; VGG16 > Custom CNN" in verdict
+    ordered = _summary({"efficientnetb2": 0.95, "vgg16": 0.9, "custom_cnn": 0.85,
+                        "resnet50": 0.8})
+    all_significant = _mcnemar({("custom_cnn", "vgg16"): 0.01, ("custom_cnn", "resnet50"): 0.01,
+                                ("vgg16", "efficientnetb2"): 0.01})
+    assert cmp.ordering_verdict(cmp.ranking_claims(ordered, all_significant)) == (
+        "holds at every step (3 of 3)")
+
+
 def test_a_warned_model_makes_its_claims_untested():
     summary = _summary({"custom_cnn": 0.88, "vgg16": 0.13, "resnet50": 0.70,
                         "efficientnetb2": 0.90}, {"vgg16": "accuracy 13% is not above chance"})

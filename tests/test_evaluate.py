@@ -413,6 +413,31 @@ def test_pairwise_mcnemar_aligns_by_path(two_runs):
     assert "not compared" in ev.pairwise_mcnemar([ra, rb]).iloc[0]["note"]
 
 
+def test_pretraining_gain_pairs_runs_on_the_same_test_images(two_runs, tmp_path):
+    from jewelnet_utils.report import comparison
+
+    _root, run_a, run_b = two_runs
+    pretrained, scratch = ev.load_run(run_b), ev.load_run(run_a)  # B errs once, A twice
+    gain = ev.pretraining_gain([(pretrained, scratch)], seed=0)
+    row = gain.iloc[0]
+    assert row["model"] == "vgg16" and row["n"] == 12
+    assert row["accuracy_pretrained"] == pytest.approx(11 / 12)
+    assert row["accuracy_random"] == pytest.approx(10 / 12)
+    assert row["gain_points"] == pytest.approx(100 / 12)
+    assert (row["only_pretrained_right"], row["only_random_right"]) == (2, 1)
+    assert row["ci_low_pretrained"] <= row["accuracy_pretrained"] <= row["ci_high_pretrained"]
+    table = comparison.pretraining_table(gain)
+    assert table.loc["VGG16", "Gain (points)"] == "+8.3"
+    assert table.loc["VGG16", "Pre-training helps"] == comparison.SAME_DIRECTION  # p = 1
+    other = make_run(tmp_path, "resnet50-smoke-s1", "resnet50", [("bangle/000.png", 0)], [0])
+    with pytest.raises(JewelNetError, match="different models"):
+        ev.pretraining_gain([(pretrained, ev.load_run(other))])
+    fewer = ev.load_run(run_a)
+    fewer.predictions["test"] = fewer.predictions["test"].iloc[:5]
+    with pytest.raises(JewelNetError, match="not compared"):
+        ev.pretraining_gain([(pretrained, fewer)])
+
+
 def test_evaluate_runs_writes_every_table_and_figure(two_runs, tmp_path):
     _root, run_a, run_b = two_runs
     out = tmp_path / "reports"

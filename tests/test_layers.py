@@ -52,6 +52,7 @@ LAZY: dict[tuple[str, str], str] = {
     ("run.pretrain", "run.models"): KERAS + "; " + CYCLE,
     ("run.models", "run.pretrain"): CYCLE,
     ("book", "run.train"): KERAS,
+    ("book", "run.models"): KERAS,
     ("cli.run", "run.train"): KERAS,
     ("cli.run", "run.tuning"): TUNER,
     ("cli.tools", "tools.calibrate"): KERAS,

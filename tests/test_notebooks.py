@@ -275,6 +275,17 @@ def test_papermill_reports_a_mistyped_parameter_in_one_line(tmp_path, monkeypatc
     assert err.traceback == [f"ParameterError: {err.evalue}"]
 
 
+def test_the_random_init_baseline_keeps_its_own_runs(tmp_path):
+    p = check_params(**{**GOOD, "WEIGHTS": "pretext", "ARTIFACTS": str(tmp_path / "runs")})
+    base = p.random_init()
+    assert base.weights is None and "random initialisation" in base.provenance()
+    assert base.run_dir("vgg16") == tmp_path / "runs" / "random-init" / "vgg16-smoke-s7"
+    assert base.for_experiment("balanced").artifacts == tmp_path / "runs" / "random-init" / (
+        "balanced")
+    with pytest.raises(ParameterError, match="already start from random initialisation"):
+        base.random_init()
+
+
 def test_the_balanced_experiment_keeps_its_own_data_runs_and_reports(tmp_path):
     p = check_params(**{**GOOD, "ARTIFACTS": str(tmp_path / "runs")})
     b = p.for_experiment("balanced")

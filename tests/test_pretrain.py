@@ -219,6 +219,53 @@ def test_effnet_pretext_file_keeps_its_own_normalisation(cache: Path) -> None:
 
 
 def test_auto_builds_only_what_the_default_weights_need() -> None:
-    assert pretrain.backbones_needed(PROFILES["cpu"]) == ()  # cpu trains from random init
-    pretext_default = dataclasses.replace(TINY, default_weights="pretext")
-    assert pretrain.backbones_needed(pretext_default) == pretrain.BACKBONES
+    assert pretrain.backbones_needed(PROFILES["smoke"]) == ()  # smoke trains from random init
+    assert pretrain.backbones_needed(PROFILES["paper"]) == ()  # paper reads ImageNet's files
+    assert pretrain.backbones_needed(PROFILES["cpu"]) == pretrain.BACKBONES
+
+
+def test_shapes_source_targets_are_its_own_labels_never_a_jewelry_class() -> None:
+    recipe = pretrain.Recipe(model="vgg16", input_size=32, source="shapes", images=34,
+                             heads=("shape", "texture", "metal"), render_size=64, mask_grid=8)
+    images, targets = pretrain.render_source(recipe, workers=1, progress=False)
+    assert images.shape == (34, 32, 32, 3)
+    shapes = targets["shape"].argmax(1)
+    # Round robin over the figures: every shape twice, in order.
+    assert list(shapes) == [i % len(synth.SHAPE_NAMES) for i in range(34)]
+    assert targets["texture"].shape == (34, len(synth.TEXTURES))
+    assert np.allclose(targets["texture"].sum(1), 1)
+    # The solid figures are solid and the stone figures are stones: the texture is the drawing's.
+    texture = [synth.TEXTURES[t] for t in targets["texture"].argmax(1)]
+    assert texture[synth.SHAPE_NAMES.index("gear")] == "solid"
+    assert texture[synth.SHAPE_NAMES.index("grid")] == "stones"
+    assert not set(synth.SHAPE_NAMES) & set(synth.CLASS_SCALE)  # no shape is a jewelry class
+
+
+def test_shape_images_depend_only_on_seed_shape_and_index() -> None:
+    a = synth.render_shape_sample("star", 3, 5, 64)
+    b = synth.render_shape_sample("star", 3, 5, 64)
+    c = synth.render_shape_sample("star", 3, 6, 64)
+    assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
+    assert not np.array_equal(np.asarray(a.image), np.asarray(c.image))
+    assert a.meta["class"] == "star" and a.meta["texture"] in synth.TEXTURES
+    with pytest.raises(JewelNetError, match="unknown shape"):
+        synth.render_shape_sample("ring", 3, 5, 64)
+
+
+def test_recipe_refuses_heads_its_source_cannot_answer() -> None:
+    with pytest.raises(JewelNetError, match="shapes source"):
+        pretrain.Recipe(model="vgg16", input_size=32, heads=("shape",))
+    with pytest.raises(JewelNetError, match="quarter"):
+        pretrain.Recipe(model="vgg16", input_size=32, source="shapes", heads=("quarter",))
+    with pytest.raises(JewelNetError, match="source must be one of"):
+        pretrain.Recipe(model="vgg16", input_size=32, source="fractals")
+    shapes = pretrain.Recipe(model="vgg16", input_size=32, source="shapes", heads=("shape",))
+    assert shapes.key() != dataclasses.replace(shapes, source="jewelsynth", heads=("metal",)).key()
+
+
+def test_per_model_overrides_apply_to_their_backbone_only() -> None:
+    profile = dataclasses.replace(TINY, pretext={**TINY_PRETEXT, "per_model": {
+        "resnet50": {"learning_rate": 1e-3, "input_size": 48}}})
+    vgg, resnet = (pretrain.recipe_for(m, profile) for m in ("vgg16", "resnet50"))
+    assert (vgg.learning_rate, vgg.input_size) == (1e-4, 32)
+    assert (resnet.learning_rate, resnet.input_size, resnet.images) == (1e-3, 48, 16)

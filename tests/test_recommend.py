@@ -310,6 +310,28 @@ def test_from_catalog_manifest_split(world, tmp_path):
         rc.EmbeddingIndex.from_catalog(model, manifest, split="val", input_size=SIZE)
 
 
+def test_retrieval_by_model_scores_each_run_on_the_same_catalogue(world, tmp_path):
+    from jewelnet_utils.contracts.utils import sha256_file
+
+    files = [{"path": p.relative_to(world["catalog"]).as_posix(), "class": p.parent.name,
+              "split": "train", "sha256": sha256_file(p)}
+             for p in sorted(world["catalog"].glob("*/[0-9].png"))]
+    manifest = tmp_path / "split.json"
+    manifest.write_text(json.dumps({"version": 1, "data_dir": str(world["catalog"]), "seed": 0,
+                                    "classes": CLASSES, "files": files, "skipped": []}))
+    table = rc.retrieval_by_model([world["run"]], manifest, world["catalog"], k=3)
+    row = table.iloc[0]
+    assert (row["model"], row["weights"], row["catalogue"], row["dimensions"]) == (
+        "custom_cnn", "none", 12, 16)
+    # The catalogue's classes are three flat colours: any embedding of colour retrieves them.
+    embeddings = rc.embed_images(rc.load_run_model(world["run"])[0],
+                                 [world["catalog"] / f["path"] for f in files], SIZE)
+    labels = [CLASSES.index(f["class"]) for f in files]
+    expected = rc.retrieval_quality(embeddings, labels, CLASSES, k=3).iloc[-2]
+    assert row["precision@3"] == pytest.approx(expected["precision@3"])
+    assert row["mAP@3"] == pytest.approx(expected["mAP@3"])
+
+
 # --------------------------------------------------------------------------------------------
 # the recommend index cache: rebuilt exactly when the catalog or the model changes
 # --------------------------------------------------------------------------------------------

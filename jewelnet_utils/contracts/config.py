@@ -230,12 +230,20 @@ PROFILES: dict[str, Profile] = {
         # views and the uncached stage 1 end within 2 test points of each other, from random
         # init and from a pretrained stand-in backbone; one view is the cheapest.
         feature_cache_views=1,
-        default_weights=None,
-        # `jewelnet pretrain` (pretrain.Recipe): 4,800 unlabelled images, six epochs. ResNet50
-        # and EfficientNetB2 pretrain at 64 px (conv weights do not depend on the size) to fit
-        # the 20-minute budget; VGG16 at its own 64 px.
-        pretext={"images": 4800, "epochs": 6,
-                 "input_sizes": {"resnet50": 64, "efficientnetb2": 64}},
+        # ImageNet weights cannot be downloaded everywhere, so the transfer models start from
+        # our own backbones (`jewelnet pretrain`, cached per machine): trained to name
+        # JewelSynth's non-jewelry figures, their texture and metal, never a jewelry class.
+        default_weights="pretext",
+        # pretrain.Recipe for each backbone. The inputs are smaller than the profile trains at
+        # (conv weights do not depend on the size) so that each fits the 20-minute budget;
+        # the deeper backbones with batch normalisation take a tenfold learning rate.
+        pretext={"source": "shapes", "heads": ["shape", "texture", "metal"], "images": 4800,
+                 "per_model": {
+                     "vgg16": {"input_size": 48, "epochs": 10},
+                     "resnet50": {"input_size": 64, "epochs": 10, "learning_rate": 1e-3},
+                     "efficientnetb2": {"input_size": 64, "epochs": 12, "learning_rate": 3e-3,
+                                        "batch_size": 16},
+                 }},
         # One full Hyperband iteration: 10 trials, 36 epochs (5 x 2, the best 2 on to 6, then
         # 3 x 6): the smallest search that still promotes trials between brackets, sized so
         # the tuning notebook stays a few minutes of the cpu book (its measured time is in
@@ -258,7 +266,8 @@ PROFILES: dict[str, Profile] = {
         # Tiny, so CI passes through the balanced experiment's code once.
         balanced_counts="16",
         synth_size=128,
-        pretext={"images": 64, "epochs": 1, "batch_size": 16},
+        pretext={"source": "shapes", "heads": ["shape", "texture", "metal"], "images": 68,
+                 "epochs": 1, "batch_size": 16},
         # Two Hyperband iterations of a one-epoch bracket: two trials of one epoch.
         tuner={"algorithm": "hyperband", "max_epochs": 1, "max_trials": 2, "factor": 3,
                "hyperband_iterations": 2},

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import importlib.util
+import logging
 import os
 import re
 import sys
@@ -94,6 +95,10 @@ class _QuietLoader(importlib.abc.Loader):
     def exec_module(self, module: ModuleType) -> None:
         with filtered_native_stderr():
             self._inner.exec_module(module)
+        # TensorFlow's Python-side warnings (tf.function retracing when several models are
+        # called in turn) are advice for TensorFlow's developers, not for our readers.
+        with contextlib.suppress(AttributeError):
+            module.get_logger().setLevel(logging.ERROR)
 
     def __getattr__(self, name: str) -> Any:  # get_resource_reader, is_package, ...
         return getattr(self._inner, name)

@@ -115,6 +115,17 @@ def ranking_claims(summary: pd.DataFrame, mcnemar: pd.DataFrame) -> pd.DataFrame
     return pd.DataFrame(rows).set_index("Thesis claim (Table 5.1)")
 
 
+def ordering_verdict(ranking: pd.DataFrame) -> str:
+    """One sentence on the thesis's whole order from :func:`ranking_claims`' verdicts."""
+    verdicts = list(ranking["Verdict"])
+    held = verdicts.count(HOLDS)
+    if verdicts and held == len(verdicts):
+        return f"holds at every step ({held} of {held})"
+    failed = [claim for claim, v in zip(ranking.index, verdicts, strict=True) if v != HOLDS]
+    return (f"does not hold as a whole: {held} of {len(verdicts)} steps hold; not "
+            f"supported: {'; '.join(failed)}")
+
+
 def largest_confusions(confusion: np.ndarray, classes: Sequence[str],
                        top: int = 2) -> list[tuple[str, str]]:
     """The ``top`` class pairs with the most errors between them, both directions counted."""
@@ -203,6 +214,29 @@ def efficiency_tables(efficiency: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
 
 
 EXPERIMENT_TITLES = {"imbalanced": "Imbalanced", "balanced": "Balanced"}
+
+
+def pretraining_table(gain: pd.DataFrame) -> pd.DataFrame:
+    """The reader's view of :func:`evaluate.pretraining_gain`: per model, the run from the
+    pretrained backbone beside the run from random initialisation, with the verdict on
+    "pre-training helps" in this module's words."""
+    rows = {}
+    for row in gain.itertuples():
+        verdict = ranking_verdict(row.accuracy_pretrained, row.accuracy_random, row.p_value,
+                                  warned=False)
+        rows[MODEL_TITLES.get(row.model, row.model)] = {
+            "Pretrained": f"{_pct(row.accuracy_pretrained)} "
+                          f"[{_interval(row.ci_low_pretrained, row.ci_high_pretrained)}]",
+            "Random init": f"{_pct(row.accuracy_random)} "
+                           f"[{_interval(row.ci_low_random, row.ci_high_random)}]",
+            "Gain (points)": f"{row.gain_points:+.1f}",
+            "Only one right (pre / rand)": f"{row.only_pretrained_right} / "
+                                           f"{row.only_random_right}",
+            "McNemar p": f"{row.p_value:.2g}",
+            "Pre-training helps": verdict,
+            "Test images": row.n,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def experiments_table(summaries: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

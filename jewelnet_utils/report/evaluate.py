@@ -156,7 +156,9 @@ def load_run(run_dir: str | Path) -> Run:
 
 def _register_custom_objects() -> None:
     """Import the modules that register custom layers, so ``load_model`` can rebuild them."""
-    # Both import Keras, so they are loaded here, when a model is, not with this module.
+    # Both import Keras, so they are loaded here, when a model is, not with this module:
+    # augment's layers (all models) and models' BackbonePreprocess (VGG16 and ResNet50).
+    from ..run import models  # noqa: F401
     from ..split import augment  # noqa: F401
 
 
@@ -407,6 +409,30 @@ def pairwise_mcnemar(runs: Sequence[Run], split: str = "test") -> pd.DataFrame:
     columns = ["run_a", "run_b", "model_a", "model_b", "n", "b_only_a_right", "c_only_b_right",
                "p_value", "accuracy_a", "accuracy_b", "note", *PROVENANCE_COLUMNS]
     return pd.DataFrame(rows, columns=columns)
+
+
+def pretraining_gain(pairs: Sequence[tuple[Run, Run]], seed: int = 42) -> pd.DataFrame:
+    """What pre-training buys: per (pretrained run, random-init run) pair of one model, both
+    test accuracies with 95 % bootstrap intervals, the gain in points and the exact McNemar
+    test on the same test images (a pair scored on other images is refused in one line)."""
+    rows = []
+    for pretrained, scratch in pairs:
+        if pretrained.model != scratch.model:
+            raise JewelNetError(f"{pretrained.name} and {scratch.name} are different models")
+        test = pairwise_mcnemar([pretrained, scratch]).iloc[0]
+        if test["note"].endswith("not compared"):
+            raise JewelNetError(f"{pretrained.path} and {scratch.path}: {test['note']}")
+        row: dict[str, Any] = {"model": pretrained.model, "weights": pretrained.weights,
+                               "n": int(test["n"])}
+        for key, run in (("pretrained", pretrained), ("random", scratch)):
+            ci = bootstrap_ci(*run.labels("test"), seed=seed)
+            row.update({f"accuracy_{key}": ci.estimate, f"ci_low_{key}": ci.low,
+                        f"ci_high_{key}": ci.high})
+        row.update(gain_points=100 * (row["accuracy_pretrained"] - row["accuracy_random"]),
+                   only_pretrained_right=int(test["b_only_a_right"]),
+                   only_random_right=int(test["c_only_b_right"]), p_value=float(test["p_value"]))
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def seeds_table(summary: pd.DataFrame) -> pd.DataFrame:

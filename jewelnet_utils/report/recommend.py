@@ -668,6 +668,30 @@ def retrieval_quality(embeddings: np.ndarray, labels: Sequence[int],
     return pd.concat([df, pd.DataFrame([overall, macro])], ignore_index=True)
 
 
+def retrieval_by_model(run_dirs: Sequence[str | Path], split_path: str | Path,
+                       data_dir: str | Path, k: int = 5) -> pd.DataFrame:
+    """Precision@K and mAP@K of each run's embedding layer over the same catalogue (the
+    split's training images): which model's embedding makes the best recommender."""
+    import keras
+
+    rows = []
+    for run_dir in run_dirs:
+        model, config = load_run_model(run_dir)
+        size = model_input_size(model, config)
+        index = EmbeddingIndex.from_catalog(model, split_path, split="train",
+                                            data_dir=data_dir, input_size=size)
+        quality = retrieval_quality(index.embeddings, index.labels, index.classes, k=k)
+        overall = quality.set_index("class").loc["Overall"]
+        rows.append({"model": config["model"], "weights": config["weights"],
+                     "dimensions": index.dim, "catalogue": len(index),
+                     f"precision@{k}": float(overall[f"precision@{k}"]),
+                     f"mAP@{k}": float(overall[f"mAP@{k}"]),
+                     "warning": embedding_collapse(index.embeddings, index.labels) or ""})
+        del model, index
+        keras.backend.clear_session()  # four backbones one after another stay in memory else
+    return pd.DataFrame(rows)
+
+
 # --------------------------------------------------------------------------------------------
 # predict
 # --------------------------------------------------------------------------------------------

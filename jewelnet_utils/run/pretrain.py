@@ -69,7 +69,11 @@ METAL_NAMES = tuple(synth.METALS)
 # Regression targets of the ``pose`` head, in this order (all class-independent draws).
 POSE_FIELDS = ("rotation", "offset_x", "offset_y", "brightness", "contrast", "shadow")
 BACKBONES = ("vgg16", "resnet50", "efficientnetb2")
-HEADS = ("metal", "quarter", "mask", "light", "pose")
+HEADS = ("metal", "quarter", "mask", "light", "pose", "shape", "texture")
+# Where the source images come from: unlabelled JewelSynth jewelry of another seed, or the
+# non-jewelry figures of ``synth.shapes`` (shape and texture are that source's own labels).
+SOURCES = ("jewelsynth", "shapes")
+CLASS_HEADS = ("metal", "quarter", "shape", "texture")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class Recipe:
 
     model: str
     input_size: int  # pretraining size; conv weights do not depend on it
+    source: str = "jewelsynth"
     images: int = 4800
     epochs: int = 6
     batch_size: int = 32
@@ -97,6 +102,14 @@ class Recipe:
         if unknown or not self.heads:
             raise JewelNetError(f"pretext heads must be some of {', '.join(HEADS)}; got "
                                 f"{', '.join(self.heads) or 'none'}")
+        if self.source not in SOURCES:
+            raise JewelNetError(f"pretext source must be one of {', '.join(SOURCES)}; got "
+                                f"{self.source}")
+        if self.source != "shapes" and {"shape", "texture"} & set(self.heads):
+            raise JewelNetError("the shape and texture heads need the shapes source")
+        if self.source == "shapes" and "quarter" in self.heads:
+            raise JewelNetError("the shapes are drawn at any angle, so quarter turns cannot "
+                                "be told; leave the quarter head out")
         if "quarter" in self.heads and {"light", "pose"} & set(self.heads):
             raise JewelNetError("the quarter head turns the images, which changes the light "
                                 "and pose targets; use it without them")
@@ -109,19 +122,20 @@ class Recipe:
 
 
 def recipe_for(model: str, profile: Profile | str | None = None) -> Recipe:
-    """The profile's pretext recipe for ``model`` (Profile.pretext overrides the defaults)."""
+    """The profile's pretext recipe for ``model``: ``Profile.pretext`` overrides the defaults,
+    and its ``per_model`` entry overrides those for one backbone."""
     check_model(model)
     if model not in BACKBONES:
         raise JewelNetError(f"{model} has no pretrained backbone (it is trained from scratch); "
                             f"choose one of: {', '.join(BACKBONES)}")
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     overrides = dict(prof.pretext)
-    sizes = overrides.pop("input_sizes", {})
-    size = int(sizes.get(model, prof.input_size(model)))
+    overrides.update(overrides.pop("per_model", {}).get(model, {}))
+    overrides.setdefault("input_size", prof.input_size(model))
     if "heads" in overrides:
         overrides["heads"] = tuple(overrides["heads"])
-    return Recipe(model=model, input_size=size, render_size=prof.synth_size,
-                  difficulty=prof.synth_difficulty, **overrides)
+    return Recipe(model=model, render_size=prof.synth_size, difficulty=prof.synth_difficulty,
+                  **overrides)
 
 
 # --------------------------------------------------------------------------- cache
@@ -154,6 +168,16 @@ def work_dir(recipe: Recipe) -> Path:
     return cache_root() / "backbones" / "partial" / f"{recipe.model}-{recipe.key()}"
 
 
+def record_of_run(config: Any) -> dict[str, Any] | None:
+    """The pretraining record of the cached backbone a run started from (its config names the
+    file), or None when the run used other weights or the record is gone."""
+    weights_file = config.fields.get("weights_file") if config.weights == SOURCE_NAME else None
+    if not weights_file:
+        return None
+    path = record_path_of(Path(weights_file))
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def resolve_backbone(model: str, profile: Profile | str | None = None) -> Path:
     """The cached pretext backbone of ``model``, or one clear line saying how to make it."""
     recipe = recipe_for(model, profile)
@@ -177,16 +201,21 @@ def weights_record(model: str, profile: Profile | str | None = None) -> dict[str
 
 # --------------------------------------------------------------------------- source images
 
-def _render_one(args: tuple[int, int, int, int, str, int]) -> tuple[np.ndarray, np.ndarray,
+def _render_one(args: tuple[int, int, int, int, str, int, str]) -> tuple[np.ndarray, np.ndarray,
                                                                        dict[str, Any]]:
     """Image (uint8, input size), coarse mask and metadata of pretext image ``i``."""
     from PIL import Image
 
-    i, seed, render_size, size, difficulty, grid = args
-    # The class only chooses what to draw (round robin); it is never stored or predicted.
-    cls = CLASSES[i % len(CLASSES)]
-    sample = synth.render_sample(cls, synth.image_rng(seed, cls, i // len(CLASSES)),
-                                 render_size, difficulty)
+    i, seed, render_size, size, difficulty, grid, source = args
+    if source == "shapes":
+        shape = synth.SHAPE_NAMES[i % len(synth.SHAPE_NAMES)]
+        sample = synth.render_shape_sample(shape, seed, i // len(synth.SHAPE_NAMES),
+                                           render_size, difficulty)
+    else:
+        # The class only chooses what to draw (round robin); it is never stored or predicted.
+        cls = CLASSES[i % len(CLASSES)]
+        sample = synth.render_sample(cls, synth.image_rng(seed, cls, i // len(CLASSES)),
+                                     render_size, difficulty)
     image = np.asarray(sample.image.convert("RGB").resize((size, size), Image.Resampling.BOX))
     cells = sample.mask.astype(np.float32).reshape(grid, render_size // grid, grid, -1)
     mask = cells.mean(axis=(1, 3)) if render_size % grid == 0 else _resize_mask(sample.mask, grid)
@@ -206,7 +235,7 @@ def render_source(recipe: Recipe, workers: int | None = None,
     from tqdm.auto import tqdm
 
     jobs = [(i, recipe.data_seed, recipe.render_size, recipe.input_size, recipe.difficulty,
-             recipe.mask_grid) for i in range(recipe.images)]
+             recipe.mask_grid, recipe.source) for i in range(recipe.images)]
     workers = workers or os.cpu_count() or 1
     bar = {"total": len(jobs), "desc": "render source", "disable": not progress}
     if workers == 1:
@@ -228,12 +257,20 @@ def targets_from(results: list) -> dict[str, np.ndarray]:
     light = np.radians([float(m["light_deg"]) for m in metas])
     pose = np.array([[float(m[f]) for f in POSE_FIELDS] for m in metas], dtype=np.float32)
     pose = (pose - pose.mean(axis=0)) / np.maximum(pose.std(axis=0), 1e-6)
-    return {
+    targets = {
         "metal": np.eye(len(METAL_NAMES), dtype=np.float32)[metal],
         "light": np.stack([np.cos(light), np.sin(light)], axis=1).astype(np.float32),
         "pose": pose.astype(np.float32),
         "mask": np.stack([r[1] for r in results]).astype(np.float32),
     }
+    if all("texture" in m for m in metas):  # the shapes source: its figures' own labels
+        targets["shape"] = _one_hot([m["class"] for m in metas], synth.SHAPE_NAMES)
+        targets["texture"] = _one_hot([m["texture"] for m in metas], synth.TEXTURES)
+    return targets
+
+
+def _one_hot(names: list[str], vocabulary: tuple[str, ...]) -> np.ndarray:
+    return np.eye(len(vocabulary), dtype=np.float32)[[vocabulary.index(n) for n in names]]
 
 
 # --------------------------------------------------------------------------- model
@@ -267,7 +304,9 @@ def _head_spec(name: str, recipe: Recipe) -> tuple[int, str | None, str]:
             "quarter": (4, "softmax", "categorical_crossentropy"),
             "mask": (recipe.mask_grid ** 2, "sigmoid", "binary_crossentropy"),
             "light": (2, None, "mse"),
-            "pose": (len(POSE_FIELDS), None, "mse")}[name]
+            "pose": (len(POSE_FIELDS), None, "mse"),
+            "shape": (len(synth.SHAPE_NAMES), "softmax", "categorical_crossentropy"),
+            "texture": (len(synth.TEXTURES), "softmax", "categorical_crossentropy")}[name]
 
 
 def compile_pretext(model: Any, recipe: Recipe, steps: int) -> None:
@@ -282,7 +321,7 @@ def compile_pretext(model: Any, recipe: Recipe, steps: int) -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
         loss={name: _head_spec(name, recipe)[2] for name in recipe.heads},
-        metrics={name: ["accuracy"] for name in recipe.heads if name in ("metal", "quarter")},
+        metrics={name: ["accuracy"] for name in recipe.heads if name in CLASS_HEADS},
     )
 
 
@@ -399,7 +438,7 @@ def _mask_scores(pred: np.ndarray, true: np.ndarray, base: np.ndarray) -> dict[s
     return {"mask_iou": _mask_iou(pred, true), "mask_iou_baseline": _mask_iou(mean, true)}
 
 
-_HEAD_SCORES = {"metal": _class_scores("metal"), "quarter": _class_scores("quarter"),
+_HEAD_SCORES = {**{name: _class_scores(name) for name in CLASS_HEADS},
                 "light": _light_scores, "pose": _pose_scores, "mask": _mask_scores}
 
 
@@ -485,6 +524,48 @@ def backbones_needed(profile: Profile) -> tuple[str, ...]:
     return BACKBONES if profile.default_weights == SOURCE_NAME else ()
 
 
+HEAD_TITLES = {"metal": "metal (4 kinds)", "quarter": "quarter turn (4)",
+               "shape": f"figure ({len(synth.SHAPE_NAMES)} shapes)",
+               "texture": f"texture ({len(synth.TEXTURES)} kinds)", "mask": "silhouette",
+               "light": "light direction", "pose": "pose and camera"}
+SOURCE_SHORT = {"jewelsynth": "unlabelled jewelry", "shapes": "figures"}
+SOURCE_TITLES = {"jewelsynth": "unlabelled JewelSynth jewelry of another seed",
+                 "shapes": "JewelSynth's non-jewelry figures (shapes)"}
+
+
+def source_task_table(record: dict[str, Any]) -> Any:
+    """How well a cached backbone learned its source task: per head, the score on held-out
+    source images beside the no-skill score (the training set's majority or mean)."""
+    import pandas as pd
+
+    task, rows = record["source_task"], {}
+    for head in record["recipe"]["heads"]:
+        if head in CLASS_HEADS:
+            rows[HEAD_TITLES[head]] = ("accuracy", task[f"{head}_accuracy"],
+                                       task[f"{head}_accuracy_baseline"])
+        elif head == "mask":
+            rows[HEAD_TITLES[head]] = ("soft IoU", task["mask_iou"], task["mask_iou_baseline"])
+        elif head == "light":
+            rows[HEAD_TITLES[head]] = ("error, degrees", task["light_error_deg"],
+                                       task["light_error_deg_baseline"])
+        else:
+            rows[HEAD_TITLES[head]] = ("mean error, z", np.mean(list(task["pose_mae_z"].values())),
+                                       np.mean(list(task["pose_mae_z_baseline"].values())))
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=["Measure", "Held out",
+                                                                  "No skill"])
+    return table.round(3)
+
+
+def describe_record(record: dict[str, Any]) -> str:
+    """One line: source, size of the task, and what pretraining cost, for a cached backbone."""
+    recipe = record["recipe"]
+    source = SOURCE_TITLES[recipe.get("source", "jewelsynth")]
+    return (f"{MODEL_TITLES.get(record['model'], record['model'])} backbone, pretrained on "
+            f"{recipe['images']:,} images of {source} for {recipe['epochs']} epochs at "
+            f"{recipe['input_size']} px (recipe {record['key']}, {record['wall_s']:.0f} s on "
+            f"{record['cpu_count']} CPU cores)")
+
+
 def transfer_table(record: dict[str, Any]) -> Any:
     """The reader's view of a ``scripts/pretrain_transfer.py`` record: per measured backbone,
     its recipe, how well it learned the pretext task, and the target test accuracy from it
@@ -502,12 +583,15 @@ def transfer_table(record: dict[str, Any]) -> Any:
         else:
             scratch = scratch_of[row["model"]]
         low, high = ours["test_accuracy_ci95"]
+        source = recipe.get("source", "jewelsynth")
+        # A row's note opens with the recipe's name ("recipe v2, ..."), when it has one.
+        name = row.get("note", "").split(",")[0].split(" (")[0]
         rows.append({
             "Backbone": MODEL_TITLES.get(row["model"], row["model"]),
-            # The note opens with the recipe's name ("recipe v2, ..."), in every record format.
-            "Pretext recipe": f"{row['note'].split(',')[0].split(' (')[0]}: "
+            "Pretext recipe": f"{name + ': ' if name else ''}{SOURCE_SHORT[source]}, "
                               f"{recipe['epochs']} epochs at {recipe['input_size']} px",
-            "Quarter turns learned": _versus(task, "quarter_accuracy"),
+            "Source task (turn or figure)": _versus(task, "shape_accuracy" if source == "shapes"
+                                           else "quarter_accuracy"),
             "Test, our backbone": f"{100 * ours['test_accuracy']:.1f}% "
                                   f"[{100 * low:.1f}, {100 * high:.1f}]",
             "Test, random init": f"{100 * scratch['test_accuracy']:.1f}%",
@@ -518,7 +602,8 @@ def transfer_table(record: dict[str, Any]) -> Any:
 
 
 def _versus(task: dict[str, Any], key: str) -> str:
-    """'54% (chance 20%)' for a source-task score beside its no-skill baseline."""
+    """'54% (chance 20%)' for a source-task score beside its no-skill baseline (the quarter
+    turns of the jewelry recipes, the figure of the shapes recipes)."""
     if key not in task:
         return "–"
     return f"{100 * task[key]:.0f}% (chance {100 * task[key + '_baseline']:.0f}%)"

@@ -228,8 +228,10 @@ READINGS: dict[str, Reading] = {r.key: r for r in (
                     "loads Keras's ImageNet weights.",
         alternatives=(
             "Keras's ImageNet weights (the `paper` profile's default);",
-            "random initialisation (the `cpu` and `smoke` profiles, where the weights cannot "
-            "be downloaded), or another pretrained file given with `--weights`.",
+            "a backbone pretrained by `jewelnet pretrain` on a task without the eight labels "
+            "(the `cpu` profile's default, `pretext`: JewelSynth's non-jewelry figures);",
+            "random initialisation (the `smoke` profile, and the baseline every pretrained "
+            "run is compared with), or another pretrained file given with `--weights`.",
         ),
         ours="Every run records its weights, data, seed, profile and library versions, and "
              "the book refuses to show a results record that lacks any of them. The one GPU "
@@ -314,7 +316,8 @@ def _data_settings() -> list[Setting]:
                                                 PASSAGES["near_duplicates_dataset"]),
                 _constant("grouped inside one split"), reading="duplicates"),
         Setting(DATA, "pretrained weights (transfer models)", (PASSAGES["pretrained_weights"],),
-                lambda p: p.default_weights or "none (random initialisation)",
+                lambda p: {"pretext": "pretext (our backbone, pretrained on figures)"}.get(
+                    p.default_weights or "", p.default_weights or "none (random initialisation)"),
                 reading="weights"),
     ]
 

@@ -13,7 +13,8 @@ that dict (measured numbers live in ``synth_calibration.json``).
 One job per module, in the order an image is made: ``knobs`` (version, counts, difficulties,
 palettes, metadata columns), ``geometry`` (paths, the drawing context, strands), ``jewelry``
 (the eight class builders), ``plan`` (every random choice for one image), ``render`` (pixels),
-``generate`` (data set folders) and ``sheet`` (contact sheet); ``jewelnet synth`` is handled in
+``generate`` (data set folders) and ``sheet`` (contact sheet); ``shapes`` draws non-jewelry
+figures for pretraining backbones; ``jewelnet synth`` is handled in
 ``cli/images.py``. Callers use the names below: ``from jewelnet_utils.images import synth``.
 """
 
@@ -39,13 +40,22 @@ from .knobs import (
     check_class,
     check_difficulty,
 )
-from .render import Sample, image_meta, image_rng, render_image, render_sample
-from .sheet import contact_sheet
+from .render import (
+    Sample,
+    image_meta,
+    image_rng,
+    render_image,
+    render_sample,
+    render_shape_sample,
+)
+from .shapes import SHAPE_NAMES, TEXTURES
+from .sheet import contact_sheet, shapes_sheet
 
 __all__ = [
     "BALANCED_PER_CLASS", "CLASS_SCALE", "DIFFICULTIES", "GEMS", "META_FIELDS", "METALS",
     "MIN_SIZE", "THESIS_COUNTS", "VERSION", "GenerationResult", "Sample", "check_class",
     "check_difficulty", "contact_sheet", "dataset_complete", "default_dataset_dir",
     "ensure_dataset", "generate_dataset", "image_meta", "image_rng", "png_bytes",
-    "render_image", "render_sample", "resolve_counts",
+    "render_image", "render_sample", "render_shape_sample", "resolve_counts", "SHAPE_NAMES",
+    "TEXTURES", "shapes_sheet",
 ]

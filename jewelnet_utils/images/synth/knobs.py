@@ -112,6 +112,11 @@ CLASS_SCALE: dict[str, tuple[float, float]] = {
     "earring": (0.66, 0.90),
     "nose_pin": (0.08, 0.18),
 }
+# The non-jewelry figures of ``shapes`` (pretraining only): any size from a nose pin's to a
+# bangle's, and skin behind a few of them, drawn independently of the figure.
+SHAPE_SCALE: tuple[float, float] = (0.12, 0.9)
+SHAPE_SKIN_PROB = 0.15
+
 # Probability of a skin-tone background (worn jewelry); nose pins are mostly shot on skin.
 SKIN_PROB: dict[str, float] = {"nose_pin": 0.6, "earring": 0.15}
 DEFAULT_SKIN_PROB = 0.04

@@ -31,6 +31,8 @@ from .knobs import (
     METALS,
     MIN_TUBE_BLUR_PX,
     RIPPLE,
+    SHAPE_SCALE,
+    SHAPE_SKIN_PROB,
     SKIN_PROB,
     SKIN_TONES,
     STUDIO_COLOURS,
@@ -39,6 +41,7 @@ from .knobs import (
     check_class,
     check_difficulty,
 )
+from .shapes import SHAPES, turn_ops
 
 
 @dataclass
@@ -123,15 +126,15 @@ def _offset(ctx: DrawingContext, rng: np.random.Generator, size: int,
     return off_x, off_y, False, 0.0
 
 
-def _frame(ctx: DrawingContext, cls: str, rng: np.random.Generator, size: int,
-           knobs: Mapping[str, Any]) -> _Framing:
+def _frame(ctx: DrawingContext, scale_range: tuple[float, float], rng: np.random.Generator,
+           size: int, knobs: Mapping[str, Any]) -> _Framing:
     """Normalise the object's extent, then rotate, scale and place it."""
     left, top, right, bottom = _ops_bbox(ctx.ops)
     if ctx.extent_top is not None:
         top = max(top, ctx.extent_top)
     origin = np.array([(left + right) / 2, (top + bottom) / 2])
     half = max(right - left, bottom - top) / 2
-    lo, hi = CLASS_SCALE[cls]
+    lo, hi = scale_range
     mult_lo, mult_hi = knobs["scale_mult"]
     scale = float(rng.uniform(lo, hi) * rng.uniform(mult_lo, mult_hi))
     rotation = float(rng.uniform(-1, 1) * knobs["rotation_deg"])
@@ -148,9 +151,10 @@ def _frame(ctx: DrawingContext, cls: str, rng: np.random.Generator, size: int,
                     crop_fraction=crop_fraction)
 
 
-def _background(cls: str, rng: np.random.Generator, knobs: Mapping[str, Any]) -> dict[str, Any]:
+def _background(skin_prob: float, rng: np.random.Generator,
+                knobs: Mapping[str, Any]) -> dict[str, Any]:
     """Skin (worn jewelry) or a studio backdrop: plain, gradient or textured."""
-    if rng.random() < SKIN_PROB.get(cls, DEFAULT_SKIN_PROB):
+    if rng.random() < skin_prob:
         kind = "skin"
         colour = SKIN_TONES[int(rng.integers(len(SKIN_TONES)))]
     else:
@@ -217,9 +221,33 @@ def make_plan(cls: str, rng: np.random.Generator, size: int, difficulty: str) ->
     check_class(cls)
     knobs = check_difficulty(difficulty)
     ctx, metal, gem_colour = _draw_piece(cls, rng, knobs)
-    framing = _frame(ctx, cls, rng, size, knobs)
-    background = _background(cls, rng, knobs)
-    finish = _finish(rng, knobs, size, ctx.light, metal, gem_colour)
+    framing = _frame(ctx, CLASS_SCALE[cls], rng, size, knobs)
+    background = _background(SKIN_PROB.get(cls, DEFAULT_SKIN_PROB), rng, knobs)
+    return _assemble(cls, size, ctx, framing, background,
+                     _finish(rng, knobs, size, ctx.light, metal, gem_colour), metal, gem_colour)
+
+
+def make_shape_plan(shape: str, rng: np.random.Generator, size: int, difficulty: str) -> Plan:
+    """The plan of one non-jewelry figure (``shapes.SHAPES``) under the same camera: its
+    metadata holds the shape and texture names; ``class`` is the shape, never a jewelry class."""
+    knobs = check_difficulty(difficulty)
+    metal = str(rng.choice(list(METALS)))
+    gem_colour = str(rng.choice(list(GEMS)))
+    ctx = DrawingContext(rng=rng, look_alike=False, strength=0.0,
+                         light=float(rng.uniform(*LIGHT_ANGLE)), knobs=knobs)
+    texture = SHAPES[shape](ctx)
+    turn_ops(ctx, float(rng.uniform(0, 2 * math.pi)))
+    framing = _frame(ctx, SHAPE_SCALE, rng, size, knobs)
+    background = _background(SHAPE_SKIN_PROB, rng, knobs)
+    plan = _assemble(shape, size, ctx, framing, background,
+                     _finish(rng, knobs, size, ctx.light, metal, gem_colour), metal, gem_colour)
+    plan.meta["texture"] = texture
+    return plan
+
+
+def _assemble(cls: str, size: int, ctx: DrawingContext, framing: _Framing,
+              background: dict[str, Any], finish: dict[str, Any], metal: str,
+              gem_colour: str) -> Plan:
     tube_px = max(MIN_TUBE_BLUR_PX, ctx.tube * framing.unit_px * TUBE_BLUR_PER_WIDTH)
     off_x, off_y = framing.offset
     return Plan(cls=cls, size=size, ops=ctx.ops, matrix=framing.matrix,

@@ -17,7 +17,8 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from ...contracts.config import JewelNetError
 from .knobs import GEMS, METALS, MIN_SIZE, SUPERSAMPLE, check_class
-from .plan import Plan, make_plan
+from .plan import Plan, make_plan, make_shape_plan
+from .shapes import SHAPES
 
 
 @lru_cache(maxsize=8)
@@ -251,6 +252,18 @@ def render_sample(cls: str, rng: np.random.Generator, size: int = 256,
         raise JewelNetError(f"image size must be at least {MIN_SIZE} pixels, got {size}")
     plan_rng, pixel_rng = rng.spawn(2)
     return _render_plan(make_plan(cls, plan_rng, size, difficulty), pixel_rng)
+
+
+def render_shape_sample(shape: str, seed: int, index: int, size: int = 256,
+                        difficulty: str = "thesis") -> Sample:
+    """Render non-jewelry figure ``index`` of ``shape`` (``shapes.SHAPES``) for data seed
+    ``seed``; it depends only on those three values."""
+    if shape not in SHAPES:
+        raise JewelNetError(f"unknown shape {shape!r}; choose one of: {', '.join(SHAPES)}")
+    rng = np.random.default_rng(np.random.SeedSequence(
+        [int(seed), 1000 + list(SHAPES).index(shape), int(index)]))
+    plan_rng, pixel_rng = rng.spawn(2)
+    return _render_plan(make_shape_plan(shape, plan_rng, size, difficulty), pixel_rng)
 
 
 def render_image(cls: str, rng: np.random.Generator, size: int = 256,

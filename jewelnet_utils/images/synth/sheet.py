@@ -1,4 +1,5 @@
-"""JewelSynth's contact sheet: one labelled row of thumbnails per class."""
+"""JewelSynth's contact sheets: one labelled row of thumbnails per class (or per shape of the
+pretraining source)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from ...contracts.config import CLASSES, DISPLAY_NAMES, JewelNetError
-from .render import image_rng, render_sample
+from .render import image_rng, render_sample, render_shape_sample
+from .shapes import SHAPE_NAMES
 
 # One row: the class and its thumbnails, each with whether it is a deliberate look-alike.
 _Row = tuple[str, list[tuple[Image.Image, bool]]]
@@ -92,3 +94,16 @@ def contact_sheet(source: str | os.PathLike[str] | None = None, per_class: int =
     else:
         rows = _rows_rendered(per_class, size, seed, difficulty, thumb)
     return _draw_sheet(rows, per_class, thumb, mark_ambiguous)
+
+
+def shapes_sheet(per_shape: int = 6, *, size: int = 128, seed: int = 1,
+                 difficulty: str = "thesis", thumb: int = 96,
+                 shapes: tuple[str, ...] = SHAPE_NAMES) -> Image.Image:
+    """The non-jewelry figures a pretext backbone learns from, one labelled row per shape."""
+    if per_shape < 1:
+        raise JewelNetError(f"per_shape must be at least 1, got {per_shape}")
+    rows: list[_Row] = [
+        (shape, [(render_shape_sample(shape, seed, i, size, difficulty).image
+                  .resize((thumb, thumb), Image.LANCZOS), False) for i in range(per_shape)])
+        for shape in shapes]
+    return _draw_sheet(rows, per_shape, thumb, mark_ambiguous=False)
