@@ -239,7 +239,7 @@ PROFILES: dict[str, Profile] = {
         # the deeper backbones with batch normalisation take a tenfold learning rate.
         pretext={"source": "shapes", "heads": ["shape", "texture", "metal"], "images": 4800,
                  "per_model": {
-                     "vgg16": {"input_size": 48, "epochs": 10},
+                     "vgg16": {"input_size": 48, "epochs": 12},
                      "resnet50": {"input_size": 64, "epochs": 10, "learning_rate": 1e-3},
                      "efficientnetb2": {"input_size": 64, "epochs": 12, "learning_rate": 3e-3,
                                         "batch_size": 16},
