@@ -291,7 +291,7 @@ print(P.provenance(f"the {model_title(MODEL)} accuracies"))
 # - The run folder written here holds everything the evaluation needs, including the
 #   predictions on the validation and test sets.
 # - Under the `smoke` profile the numbers only show that the code runs; under `cpu` they show
-#   how the architecture behaves on JewelSynth without pre-training (see
+#   how the architecture, trained from scratch as the thesis trains it, behaves on JewelSynth (see
 #   [what can and cannot be compared](../book/comparability.md)).
 #
 # ## What's next

@@ -120,8 +120,10 @@ print(P.provenance())
 # stay frozen in both stages, because re-estimating their statistics from small batches tends
 # to destabilise fine-tuning.
 #
-# With `WEIGHTS = "profile"` the `smoke` and `cpu` profiles train ResNet50 from random
-# initialisation; the `paper` profile uses ImageNet weights, as the thesis does.
+# With `WEIGHTS = "profile"` the `cpu` profile starts ResNet50 from our own backbone, pretrained
+# without class labels on generated figures (see "What pre-training buys" below and
+# [notebook 04](04-vgg16.ipynb)), the `smoke` profile from random initialisation, and the
+# `paper` profile from ImageNet weights, as the thesis does.
 
 # %% [markdown]
 # ## Opening the run
@@ -388,9 +390,12 @@ else:
 #   train` makes the same calls.
 # - The run folder written here holds everything the evaluation needs, including the
 #   predictions on the validation and test sets.
+# - Pre-training is measured, not assumed: the same model from random initialisation is
+#   trained beside it and compared on the same test images, with a 95 % interval and McNemar's
+#   test.
 # - Under the `smoke` profile the numbers only show that the code runs; under `cpu` they show
-#   how the architecture behaves on JewelSynth without pre-training (see
-#   [what can and cannot be compared](../book/comparability.md)).
+#   how the architecture behaves on JewelSynth from a backbone pretrained on figures of the same
+#   renderer (see [what can and cannot be compared](../book/comparability.md)).
 #
 # ## What's next
 #
