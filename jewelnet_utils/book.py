@@ -31,6 +31,7 @@ from .contracts.config import (
 )
 from .contracts.utils import atomic_write_bytes
 from .images import synth
+from .report import comparison, evaluate
 from .report.plots import figure_bytes
 from .run import pretrain
 from .split import splitting
@@ -119,6 +120,18 @@ class NotebookParams:
         return dataclasses.replace(self, weights=None,
                                    weights_label="none (random initialisation, the baseline)",
                                    artifacts=self.artifacts / "random-init")
+
+    def pretraining_table(self, models: list[str], retrain: bool = False) -> pd.DataFrame | None:
+        """Each model's run from these weights beside the same model from random
+        initialisation (trained now when missing), on the same test images
+        (``comparison.pretraining_table``); None when these weights are random already."""
+        if self.weights is None:
+            return None
+        baseline = self.random_init()
+        pairs = [(evaluate.load_run(self.run_dir(m)),
+                  evaluate.load_run(baseline.train(m, retrain=retrain, progress=False)))
+                 for m in models]
+        return comparison.pretraining_table(evaluate.pretraining_gain(pairs, seed=self.seed))
 
     def dataset(self) -> Path:
         """The image folder: ``DATA_DIR``, or the profile's synthetic set (generated if missing)."""

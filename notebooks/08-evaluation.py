@@ -187,17 +187,9 @@ print(f"The thesis's order {comparison.ordering_verdict(ranking)}.")
 # `random-init/` under `ARTIFACTS`); a missing one is trained here.
 
 # %%
-transfer_models = [m for m in config.MODELS if config.MODEL_SPECS[m].two_stage]
-if P.weights is None:
-    glue("pretraining_gain", Markdown("Not compared in this build: its transfer models start "
-                                      "from random initialisation themselves."))
-else:
-    baseline = P.random_init()
-    weight_pairs = [(evaluate.load_run(P.run_dir(m)),
-                     evaluate.load_run(baseline.train(m, progress=False)))
-                    for m in transfer_models]
-    glue("pretraining_gain", comparison.pretraining_table(
-        evaluate.pretraining_gain(weight_pairs, seed=P.seed)))
+pretraining = P.pretraining_table([m for m in config.MODELS if config.MODEL_SPECS[m].two_stage])
+glue("pretraining_gain", pretraining if pretraining is not None else Markdown(
+    "Not compared in this build: its transfer models start from random initialisation."))
 
 # %% [markdown]
 # Every pair of models, for reference:
