@@ -82,7 +82,7 @@ from IPython.display import display
 from jewelnet_utils.book import check_params, model_title, show_figure, show_source, show_table
 from jewelnet_utils.contracts import artifacts
 from jewelnet_utils.report import evaluate, plots
-from jewelnet_utils.run import models, train
+from jewelnet_utils.run import models, pretrain, train
 
 MODEL = "resnet50"
 
@@ -378,6 +378,22 @@ else:
     show_table(pretraining)
     print(P.provenance(f"the {model_title(MODEL)} runs from these weights and from random "
                        "initialisation"))
+
+# %% [markdown]
+# ### The backbone this run started from
+#
+# [Notebook 04](04-vgg16.ipynb) shows the generated figures these backbones learn from, and
+# says how close that source sits to JewelSynth's jewelry. How well this backbone learned its
+# own task on held-out figures, and what the one-time pretraining cost:
+
+# %%
+source_record = pretrain.record_of_run(record.config) if P.weights == "pretext" else None
+if source_record is None:
+    print(f"This run did not start from a pretext backbone (weights: {P.weights_label}).")
+else:
+    show_table(pretrain.source_task_table(source_record))
+    print(f"Source: {pretrain.describe_record(source_record)}; scored on "
+          f"{source_record['source_task']['n']} held-out figures.")
 
 # %% [markdown]
 # ## Summary

@@ -530,7 +530,7 @@ HEAD_TITLES = {"metal": "metal (4 kinds)", "quarter": "quarter turn (4)",
                "light": "light direction", "pose": "pose and camera"}
 SOURCE_SHORT = {"jewelsynth": "unlabelled jewelry", "shapes": "figures"}
 SOURCE_TITLES = {"jewelsynth": "unlabelled JewelSynth jewelry of another seed",
-                 "shapes": "JewelSynth's non-jewelry figures (shapes)"}
+                 "shapes": "JewelSynth's non-jewelry figures"}
 
 
 def source_task_table(record: dict[str, Any]) -> Any:
