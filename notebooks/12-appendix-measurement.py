@@ -35,7 +35,7 @@
 # - **Earlier chapters:** [Evaluation](08-evaluation.ipynb) and
 #   [Data exploration](01-data-exploration.ipynb)
 # - **Earlier notebooks:** none: the bench trains its own small models
-# - **Time to run:** `smoke` 1 min · `cpu` 2 min · `paper` not measured yet
+# - **Time to run:** `smoke` 1 min · `cpu` 1 min · `paper` not measured yet
 #   (measured on 2 CPU cores, written by `scripts/sync_run_times.py`)
 
 # %% [markdown]
