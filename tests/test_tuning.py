@@ -229,7 +229,8 @@ def test_trials_table_and_hparam_plot(smoke_search: tuple[dict, Path]) -> None:
 @pytest.mark.slow
 def test_resume_continues_and_overwrite_starts_again(dataset: tuple[Path, Path],
                                                      tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture) -> None:
     def search(counter: _FitCounter, **kwargs: Any) -> dict[str, Any]:
         counter.install(monkeypatch)
         args = {"profile": "smoke", "out_dir": tmp_path, "algorithm": "random", "max_trials": 2,
@@ -249,9 +250,12 @@ def test_resume_continues_and_overwrite_starts_again(dataset: tuple[Path, Path],
     best = search(counter)
     assert counter.calls == 1 and best["trials"] == best["completed_trials"] == 2
     assert first.read_bytes() == saved
-    # Nothing left to do: no training at all. A larger budget extends the same search.
+    # Nothing left to do: no training at all, and reopening the project prints no line
+    # naming this machine's folders. A larger budget extends the same search.
     counter = _FitCounter()
+    capsys.readouterr()
     assert search(counter)["trials"] == 2 and counter.calls == 0
+    assert str(tmp_path) not in capsys.readouterr().out
     counter = _FitCounter()
     assert search(counter, max_trials=3)["trials"] == 3 and counter.calls == 1
     assert first.read_bytes() == saved

@@ -16,6 +16,8 @@ removed by ``--overwrite``), ``search.json`` (what the search was started with),
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import os
@@ -329,6 +331,15 @@ def make_tuner(hypermodel: Any, budget: Mapping[str, Any], directory: str | os.P
               "directory": str(directory), "project_name": PROJECT, "overwrite": overwrite,
               "max_consecutive_failed_trials": 3}
     algo = budget["algorithm"]
+    # KerasTuner prints "Reloading Tuner from <absolute path>" when it reopens a project: a
+    # line about the build machine, not the search, so the constructor's stdout is dropped.
+    with contextlib.redirect_stdout(io.StringIO()):
+        return _tuner_for(algo, hypermodel, budget, common)
+
+
+def _tuner_for(algo: str, hypermodel: Any, budget: Mapping[str, Any],
+               common: dict[str, Any]) -> Any:
+    """The tuner of one algorithm, with JewelNet's trial bookkeeping attached."""
     if algo == "hyperband":
         tuner = _tagged(kt.Hyperband)(hypermodel, max_epochs=budget["max_epochs"],
                                       factor=budget["factor"],
