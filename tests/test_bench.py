@@ -47,12 +47,15 @@ def figure_lines(out: str) -> dict[str, re.Match[str]]:
     return found
 
 
-def test_quick_retrieval_and_synth_print_parsable_lines_and_json(tmp_path: Path,
-                                                                 capsys) -> None:
+def test_quick_retrieval_and_synth_print_parsable_lines_and_json(tmp_path: Path, capsys,
+                                                                 monkeypatch) -> None:
     out_json = tmp_path / "reports" / "bench.json"
+    monkeypatch.chdir(tmp_path)
     code, out, err = run_bench(capsys, "--quick", "--only", "retrieval", "synth", *TINY,
                                "--json", out_json)
     assert code == 0, err
+    # Where it wrote, relative to where it ran: no folder of the machine on a book page.
+    assert re.search(r"^wrote reports/bench\.json$", out, re.M), out
     lines = figure_lines(out)
     assert list(lines) == ["retrieval", "synth"]
     assert lines["retrieval"]["unit"] == "ms" and "at 1.2k" in lines["retrieval"]["goal"]

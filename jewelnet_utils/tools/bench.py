@@ -1077,7 +1077,9 @@ def run(quick: bool = False, only: list[str] | None = None,
           flush=True)
     if out_path is not None:
         atomic_write_json(out_path, report)
-        print(f"wrote {out_path}", flush=True)
+        # Relative to where we run (a notebook page must not show the build machine's folders).
+        shown = os.path.relpath(out_path)
+        print(f"wrote {out_path if shown.startswith('../..') else shown}", flush=True)
     return report
 
 
