@@ -20,4 +20,15 @@ def test_transfer_table_reads_every_row_of_the_record():
     # That row reuses the v2 row's random-init run, as its record says.
     assert last["Test, random init"] == table.iloc[1]["Test, random init"]
     assert last["Gain (points)"] == f"{best['gain_points']:+.1f}"
-    assert table.iloc[0]["Quarter turns learned"] == "–"  # recipe v1 had no quarter turns
+    assert table.iloc[0]["Source task (turn or figure)"] == "–"  # recipe v1 had no turns
+    assert table.iloc[0]["Pretext recipe"] == "recipe v1: unlabelled jewelry, 6 epochs at 64 px"
+
+
+def test_transfer_table_names_the_figure_source_and_its_accuracy():
+    record = json.loads((RECORD.parent / "pretrain-shapes-2026-11-28.json").read_text())
+    table = pretrain.transfer_table(record)
+    vgg = table.loc["VGG16"]
+    task = record["backbones"][-1]["pretrain"]["source_task"]
+    assert vgg["Pretext recipe"] == "recipe s1: figures, 10 epochs at 48 px"
+    assert vgg["Source task (turn or figure)"] == (
+        f"{100 * task['shape_accuracy']:.0f}% (chance {100 * task['shape_accuracy_baseline']:.0f}%)")
