@@ -30,5 +30,6 @@ def test_transfer_table_names_the_figure_source_and_its_accuracy():
     vgg = table.loc["VGG16"]
     task = record["backbones"][-1]["pretrain"]["source_task"]
     assert vgg["Pretext recipe"] == "recipe s1: figures, 10 epochs at 48 px"
+    chance = task["shape_accuracy_baseline"]
     assert vgg["Source task (turn or figure)"] == (
-        f"{100 * task['shape_accuracy']:.0f}% (chance {100 * task['shape_accuracy_baseline']:.0f}%)")
+        f"{100 * task['shape_accuracy']:.0f}% (chance {100 * chance:.0f}%)")
