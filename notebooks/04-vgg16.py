@@ -445,7 +445,7 @@ print("Generated from JewelSynth's figures (synth.shapes_sheet, data seed 1): ev
 # own task on held-out figures:
 
 # %%
-source_record = pretrain.record_of_run(record.config) if P.weights == "pretext" else None
+source_record = pretrain.record_of_run(record.config)  # None unless it started from one
 if source_record is None:
     print(f"This run did not start from a pretext backbone (weights: {P.weights_label}).")
 else:

@@ -387,7 +387,7 @@ else:
 # own task on held-out figures, and what the one-time pretraining cost:
 
 # %%
-source_record = pretrain.record_of_run(record.config) if P.weights == "pretext" else None
+source_record = pretrain.record_of_run(record.config)  # None unless it started from one
 if source_record is None:
     print(f"This run did not start from a pretext backbone (weights: {P.weights_label}).")
 else:
