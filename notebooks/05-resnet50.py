@@ -305,9 +305,9 @@ display(pd.DataFrame(models.tail_layer_types(model, run.trainable_tail)).T)
 print(P.provenance(f"the last {run.trainable_tail} {model_title(MODEL)} backbone layers"))
 
 # %% [markdown]
-# Stage two compiles again, at the profile's smaller fine-tuning rate (the thesis asks for "a
-# smaller" rate without giving one; the appendix [Protocol: thesis and ours](../book/protocol.md)
-# gives our reading). Compiling afresh also gives the stage a new optimizer, whose
+# Stage two compiles again, at the profile's fine-tuning rate: the thesis's text asks for "a
+# smaller" rate without giving one, while its tables give 1e-4 for every stage; the appendix
+# [Protocol: thesis and ours](../book/protocol.md) gives our reading. Compiling afresh also gives the stage a new optimizer, whose
 # moment estimates start from zero. The stage begins from the best weights of stage one.
 
 # %%

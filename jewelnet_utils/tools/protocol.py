@@ -119,11 +119,12 @@ READINGS: dict[str, Reading] = {r.key: r for r in (
             "a smaller rate in stage 2, commonly a tenth (1e-5), which the thesis never "
             "states.",
         ),
-        ours="The `paper` profile uses the tables' rate in stage 2 as well; the `cpu` and "
-             "`smoke` profiles keep a smaller one (their columns above).",
+        ours="The `paper` and `cpu` profiles use the tables' rate in stage 2 as well; the "
+             "`smoke` profile keeps a smaller one (their columns above).",
         why="The tables are the only place the thesis writes a number, and both list the "
             "same rate for every model; a rate we would have to invent is not the thesis's "
-            "protocol. The cpu book was calibrated with the smaller rate and keeps it.",
+            "protocol. On the cpu book a tenth of it left the fine-tuned backbones almost "
+            "where stage 1 had put them (results/transfer-recipe-2026-11-28.json).",
         cites=(TABLE_4_4["learning_rate"], TABLE_B_1["learning_rate"], PASSAGES["fine_tune_lr"],
                PASSAGES["resnet50_lr"]),
     ),
@@ -137,10 +138,13 @@ READINGS: dict[str, Reading] = {r.key: r for r in (
         ),
         ours="Up to `stage1_epochs` epochs of head-only training, then up to "
              "`stage2_epochs` of fine-tuning, adding up to the custom CNN's budget in the "
-             "`paper` profile; early stopping can end either stage sooner.",
+             "`paper` profile; early stopping can end either stage sooner. The `cpu` profile "
+             "trains the head longer than it fine-tunes.",
         why="Keeping the total at the table's maximum keeps the four models on one budget; "
-            "the head of a frozen backbone converges quickly, so the larger share goes to "
-            "fine-tuning. The split is ours and the table shows it.",
+            "the head of a frozen backbone converges quickly, so in the `paper` profile the "
+            "larger share goes to fine-tuning. On a CPU the head trains on cached features "
+            "for a fraction of a second per epoch while fine-tuning costs seconds per batch, "
+            "so there the head gets the epochs. The split is ours and the table shows it.",
         cites=(TABLE_4_4["max_epochs"], PASSAGES["vgg16_stages"]),
     ),
     Reading(
