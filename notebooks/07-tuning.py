@@ -36,7 +36,7 @@
 # - **Earlier chapters:** [Methodology](../book/04-methodology.md), section *Training protocol*
 # - **Earlier notebooks:** [01 · The data](01-data-exploration.ipynb) (the split); notebooks 03–06
 #   explain the models
-# - **Time to run:** `smoke` 11 s · `cpu` 3 min · `paper` not measured yet
+# - **Time to run:** `smoke` 11 s · `cpu` 4 min · `paper` not measured yet
 #   (measured on 2 CPU cores, written by `scripts/sync_run_times.py`)
 
 # %% [markdown]
