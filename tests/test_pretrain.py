@@ -269,3 +269,28 @@ def test_per_model_overrides_apply_to_their_backbone_only() -> None:
     vgg, resnet = (pretrain.recipe_for(m, profile) for m in ("vgg16", "resnet50"))
     assert (vgg.learning_rate, vgg.input_size) == (1e-4, 32)
     assert (resnet.learning_rate, resnet.input_size, resnet.images) == (1e-3, 48, 16)
+
+
+def _block_drop_rates(model: keras.Model) -> list[float]:
+    backbone = model.get_layer("backbone")
+    return [layer.rate for layer in backbone.layers
+            if isinstance(layer, keras.layers.Dropout) and layer.name.endswith("_drop")]
+
+
+def test_effnet_recipe_can_pretrain_without_stochastic_depth() -> None:
+    recipe = pretrain.Recipe(model="efficientnetb2", input_size=32, source="shapes",
+                             heads=("shape",), head_units=8)
+    kept = _block_drop_rates(pretrain.build_pretext_model(recipe))
+    assert kept and all(rate > 0 for rate in kept)  # Keras's default: blocks are dropped
+    off = dataclasses.replace(recipe, stochastic_depth=False)
+    rates = _block_drop_rates(pretrain.build_pretext_model(off))
+    assert len(rates) == len(kept) and all(rate == 0 for rate in rates)
+    assert off.key() != recipe.key()
+    # The field hashes only when switched off, so the recipes cached before it keep their keys.
+    blob = {"recipe": {k: v for k, v in dataclasses.asdict(recipe).items()
+                       if k != "stochastic_depth"},
+            "generator": synth.VERSION, "format": pretrain.FORMAT_VERSION}
+    assert recipe.key() == pretrain.hashlib.sha256(
+        json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
+    with pytest.raises(JewelNetError, match="vgg16 has no stochastic depth"):
+        pretrain.Recipe(model="vgg16", input_size=32, stochastic_depth=False)

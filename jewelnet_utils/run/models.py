@@ -291,6 +291,20 @@ def build_backbone(name: str, size: int) -> keras.Model:
     return factory(include_top=False, weights=None, input_shape=shape, name="backbone")
 
 
+# Keras's EfficientNet ends each repeated block with a Dropout named "<block>_drop" whose
+# noise is shared over the whole feature map: it drops the block (stochastic depth).
+STOCHASTIC_DEPTH_BACKBONES = ("efficientnetb2",)
+
+
+def switch_off_stochastic_depth(backbone: keras.Model) -> int:
+    """Set every block-dropping layer of ``backbone`` to rate 0; returns how many there were."""
+    block_drops = [layer for layer in backbone.layers
+                   if isinstance(layer, keras.layers.Dropout) and layer.name.endswith("_drop")]
+    for layer in block_drops:
+        layer.rate = 0.0
+    return len(block_drops)
+
+
 def head_layers(name: str, num_classes: int, hp: dict[str, Any]) -> list[keras.layers.Layer]:
     """The classification head that follows global average pooling (sections 4.4-4.5)."""
     layers: list[keras.layers.Layer] = []

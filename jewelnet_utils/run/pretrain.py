@@ -96,6 +96,10 @@ class Recipe:
     render_size: int = 256
     difficulty: str = "thesis"
     seed: int = 42
+    # EfficientNet drops whole residual blocks at random while it trains (stochastic depth,
+    # Keras's default rate 0.2). It regularises long schedules; in a short one from random
+    # weights it only slows learning, so a recipe may switch it off for pretraining.
+    stochastic_depth: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.heads) - set(HEADS)
@@ -113,12 +117,27 @@ class Recipe:
         if "quarter" in self.heads and {"light", "pose"} & set(self.heads):
             raise JewelNetError("the quarter head turns the images, which changes the light "
                                 "and pose targets; use it without them")
+        if not self.stochastic_depth and self.model not in models_with_stochastic_depth():
+            raise JewelNetError(f"{self.model} has no stochastic depth to switch off; only "
+                                f"{', '.join(models_with_stochastic_depth())} has")
 
     def key(self) -> str:
         """Short hash of the recipe, the generator version and this module's format."""
-        blob = json.dumps({"recipe": dataclasses.asdict(self), "generator": synth.VERSION,
+        recipe = dataclasses.asdict(self)
+        if recipe["stochastic_depth"]:
+            # Added after the first backbones were cached: hashed only when switched off, so
+            # the keys (and caches) of the recipes that keep it stay what they were.
+            del recipe["stochastic_depth"]
+        blob = json.dumps({"recipe": recipe, "generator": synth.VERSION,
                            "format": FORMAT_VERSION}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def models_with_stochastic_depth() -> tuple[str, ...]:
+    """The backbones whose Keras graph drops residual blocks at random while training."""
+    from .models import STOCHASTIC_DEPTH_BACKBONES
+
+    return STOCHASTIC_DEPTH_BACKBONES
 
 
 def recipe_for(model: str, profile: Profile | str | None = None) -> Recipe:
@@ -287,8 +306,10 @@ def build_pretext_model(recipe: Recipe) -> Any:
     x = inputs
     if recipe.model in models.PREPROCESSED_BACKBONES:
         x = models.BackbonePreprocess(recipe.model, name="preprocess")(x)
-    x = models.build_backbone(recipe.model, size)(x)
-    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    backbone = models.build_backbone(recipe.model, size)
+    if not recipe.stochastic_depth:
+        models.switch_off_stochastic_depth(backbone)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(backbone(x))
     outputs = {}
     for name in recipe.heads:
         units, activation, _loss = _head_spec(name, recipe)
