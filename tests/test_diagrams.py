@@ -40,3 +40,15 @@ def test_diagrams_draw_one_box_per_item():
     stack = plots.layer_stack(layers)
     assert [t.split(":")[0] for t in _texts(stack)] == ["Input", "backbone", "out"]
     assert _arrows(stack) == 2
+
+
+def test_recipe_curves_draw_one_line_per_variant_and_weight_the_chosen_one():
+    import pandas as pd
+
+    curves = pd.DataFrame({"variant": ["a"] * 3 + ["b"] * 2, "epoch": [1, 2, 3, 1, 2],
+                           "figure accuracy (train)": [0.1, 0.2, 0.4, 0.1, 0.1]})
+    fig = plots.recipe_curves(curves, highlight="b")
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()
+             if line.get_label() in ("a", "b")}
+    assert len(lines["a"].get_xdata()) == 3 and len(lines["b"].get_xdata()) == 2
+    assert lines["b"].get_linewidth() > lines["a"].get_linewidth()

@@ -142,6 +142,29 @@ def training_curves(histories: Mapping[str, Any], caption: str | None = None,
     return fig
 
 
+def recipe_curves(curves: Any, highlight: str | None = None, caption: str | None = None,
+                  title: str = "How fast each pretext recipe learns the figures") -> Figure:
+    """One line per recipe variant: source-task accuracy per epoch (the frame of
+    ``pretrain.recipe_curves``); the ``highlight`` variant is drawn heavier."""
+    import seaborn as sns
+
+    fig = Figure(figsize=(8.0, 4.6), layout="constrained")
+    ax = fig.subplots()
+    colours = sns.color_palette("colorblind")
+    for i, (label, curve) in enumerate(curves.groupby("variant", sort=False)):
+        ax.plot(curve["epoch"], curve["figure accuracy (train)"], marker="os^vDP*X"[i % 8],
+                color=colours[i % len(colours)], label=label,
+                linewidth=3 if label == highlight else 1.5)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("figure accuracy (train)")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle(title)
+    _add_caption(fig, caption)
+    return fig
+
+
 def reliability_diagram(curves: Mapping[str, Mapping[str, Any]], caption: str | None = None,
                         title: str = "Reliability diagram") -> Figure:
     """Accuracy against confidence per bin, one line per run; the diagonal is perfect

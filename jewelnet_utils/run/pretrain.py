@@ -583,8 +583,12 @@ def describe_record(record: dict[str, Any]) -> str:
     source = SOURCE_TITLES[recipe.get("source", "jewelsynth")]
     return (f"{MODEL_TITLES.get(record['model'], record['model'])} backbone, pretrained on "
             f"{recipe['images']:,} images of {source} for {recipe['epochs']} epochs at "
-            f"{recipe['input_size']} px (recipe {record['key']}, {record['wall_s']:.0f} s on "
-            f"{record['cpu_count']} CPU cores)")
+            f"{recipe['input_size']} px{_without_stochastic_depth(recipe)} (recipe "
+            f"{record['key']}, {record['wall_s']:.0f} s on {record['cpu_count']} CPU cores)")
+
+
+def _without_stochastic_depth(recipe: dict[str, Any]) -> str:
+    return "" if recipe.get("stochastic_depth", True) else ", stochastic depth off"
 
 
 def transfer_table(record: dict[str, Any]) -> Any:
@@ -620,6 +624,31 @@ def transfer_table(record: dict[str, Any]) -> Any:
             "McNemar p": f"{row['mcnemar']['p']:.2g}",
         })
     return pd.DataFrame(rows).set_index("Backbone").rename_axis(None)
+
+
+SWEEP_NAMES = {1: "first", 2: "second"}
+
+
+def recipe_curves(record: dict[str, Any], model: str = "efficientnetb2",
+                  input_size: int = 64) -> Any:
+    """Source-task learning curves of a recipe-sweep record (``results/pretrain-effnet-sweep-
+    *.json``): one row per variant and epoch, with the figure (shape) accuracy on the training
+    set. Only ``model``'s variants at ``input_size`` with a schedule of at most the cpu budget's
+    length, so that every curve is comparable epoch for epoch."""
+    import pandas as pd
+
+    rows = []
+    for variant in record["variants"]:
+        recipe = variant.get("recipe", {})
+        if (variant.get("model") != model or recipe.get("input_size") != input_size
+                or recipe.get("epochs", 0) > 22 or not variant["epochs"]):
+            continue
+        label = (f"stochastic depth {'off' if variant['stochastic_depth'] == 'off' else 'on'}, "
+                 f"batch {recipe['batch_size']}, {variant['optimizer'].split(',')[0]}, "
+                 f"{recipe['epochs']}-epoch schedule ({SWEEP_NAMES[variant['device_call']]} sweep)")
+        rows += [{"variant": label, "epoch": e["epoch"], "figure accuracy (train)":
+                  e["shape_accuracy"]} for e in variant["epochs"]]
+    return pd.DataFrame(rows)
 
 
 def _versus(task: dict[str, Any], key: str) -> str:
