@@ -402,8 +402,11 @@ else:
 # depth" is a regulariser meant for long schedules on large data sets. Our backbone has about
 # twenty epochs on a CPU to learn the figures from random weights, and there the extra noise
 # mostly slows it down. So the `cpu` profile's recipe switches it off for pretraining, with the
-# function below. The network trained on the jewelry afterwards keeps Keras's default, as the
-# thesis's model does.
+# function below. The classifier built on such a backbone switches it off as well: its blocks
+# never learned to be skipped, and skipping them while fine-tuning would hand the head features
+# the backbone never produced. `build_model` reads this from the record kept beside the
+# backbone file. A classifier that starts from ImageNet weights keeps Keras's default, as the
+# thesis's model does, because those weights were trained with it.
 
 # %%
 show_source(models.switch_off_stochastic_depth)

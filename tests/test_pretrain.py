@@ -294,3 +294,19 @@ def test_effnet_recipe_can_pretrain_without_stochastic_depth() -> None:
         json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
     with pytest.raises(JewelNetError, match="vgg16 has no stochastic depth"):
         pretrain.Recipe(model="vgg16", input_size=32, stochastic_depth=False)
+
+
+@pytest.mark.parametrize("pretrained_with", [True, False, None])
+def test_classifier_skips_blocks_only_if_its_backbone_learned_to(cache: Path,
+                                                                 pretrained_with) -> None:
+    recipe = pretrain.Recipe(model="efficientnetb2", input_size=32, source="shapes",
+                             heads=("shape",), head_units=8,
+                             stochastic_depth=pretrained_with is not False)
+    target = pretrain.backbone_path(recipe)
+    pretrain._write_backbone(pretrain.build_pretext_model(recipe), target)
+    if pretrained_with is not None:  # None: a backbone file without its record
+        pretrain.record_path_of(target).write_text(json.dumps(
+            {"recipe": dataclasses.asdict(recipe)}))
+    classifier = models.build_model("efficientnetb2", weights=str(target), input_size=32)
+    rates = _block_drop_rates(classifier)
+    assert rates and all((rate > 0) == (pretrained_with is not False) for rate in rates)

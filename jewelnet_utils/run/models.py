@@ -382,6 +382,13 @@ def build_model(
         if backbone_file is not None:
             _load_backbone_file(name, backbone_of(model), backbone_file,
                                 imagenet=kind != "pretext_file")
+        if kind == "pretext_file":
+            from .pretrain import pretrained_with_stochastic_depth
+
+            if not pretrained_with_stochastic_depth(backbone_file):
+                # Blocks that never learned to be skipped: skipping them while fine-tuning
+                # would feed the head features the backbone never produced.
+                switch_off_stochastic_depth(backbone_of(model))
     if kind == "model_file":
         try:
             model.load_weights(str(weights))

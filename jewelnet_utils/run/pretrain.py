@@ -197,6 +197,15 @@ def record_of_run(config: Any) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def pretrained_with_stochastic_depth(backbone: Path) -> bool:
+    """Whether the cached backbone was pretrained with stochastic depth on, as its record says
+    (a backbone without a record is taken to have Keras's default, on)."""
+    record = record_path_of(Path(backbone))
+    if not record.is_file():
+        return True
+    return bool(json.loads(record.read_text()).get("recipe", {}).get("stochastic_depth", True))
+
+
 def resolve_backbone(model: str, profile: Profile | str | None = None) -> Path:
     """The cached pretext backbone of ``model``, or one clear line saying how to make it."""
     recipe = recipe_for(model, profile)
