@@ -40,6 +40,9 @@ MODEL_TITLES: dict[str, str] = {
     "resnet50": "ResNet50",
     "efficientnetb2": "EfficientNetB2",
 }
+# Backbones whose Keras graph drops whole residual blocks at random while training (stochastic
+# depth): Keras's EfficientNet ends each repeated block with such a Dropout, "<block>_drop".
+STOCHASTIC_DEPTH_BACKBONES: tuple[str, ...] = ("efficientnetb2",)
 
 DEFAULT_DATA_DIR = Path("data/jewelsynth")
 DEFAULT_ARTIFACTS_DIR = Path("artifacts")

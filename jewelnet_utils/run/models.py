@@ -291,13 +291,10 @@ def build_backbone(name: str, size: int) -> keras.Model:
     return factory(include_top=False, weights=None, input_shape=shape, name="backbone")
 
 
-# Keras's EfficientNet ends each repeated block with a Dropout named "<block>_drop" whose
-# noise is shared over the whole feature map: it drops the block (stochastic depth).
-STOCHASTIC_DEPTH_BACKBONES = ("efficientnetb2",)
-
-
 def switch_off_stochastic_depth(backbone: keras.Model) -> int:
-    """Set every block-dropping layer of ``backbone`` to rate 0; returns how many there were."""
+    """Set every block-dropping layer of ``backbone`` to rate 0; returns how many there were.
+    (Each is a Dropout named "<block>_drop" whose noise is shared over the whole feature map,
+    so it drops the block.)"""
     block_drops = [layer for layer in backbone.layers
                    if isinstance(layer, keras.layers.Dropout) and layer.name.endswith("_drop")]
     for layer in block_drops:

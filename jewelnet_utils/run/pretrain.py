@@ -54,6 +54,7 @@ import numpy as np
 from ..contracts.config import (
     CLASSES,
     MODEL_TITLES,
+    STOCHASTIC_DEPTH_BACKBONES,
     JewelNetError,
     Profile,
     check_model,
@@ -117,9 +118,9 @@ class Recipe:
         if "quarter" in self.heads and {"light", "pose"} & set(self.heads):
             raise JewelNetError("the quarter head turns the images, which changes the light "
                                 "and pose targets; use it without them")
-        if not self.stochastic_depth and self.model not in models_with_stochastic_depth():
+        if not self.stochastic_depth and self.model not in STOCHASTIC_DEPTH_BACKBONES:
             raise JewelNetError(f"{self.model} has no stochastic depth to switch off; only "
-                                f"{', '.join(models_with_stochastic_depth())} has")
+                                f"{', '.join(STOCHASTIC_DEPTH_BACKBONES)} has")
 
     def key(self) -> str:
         """Short hash of the recipe, the generator version and this module's format."""
@@ -131,13 +132,6 @@ class Recipe:
         blob = json.dumps({"recipe": recipe, "generator": synth.VERSION,
                            "format": FORMAT_VERSION}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def models_with_stochastic_depth() -> tuple[str, ...]:
-    """The backbones whose Keras graph drops residual blocks at random while training."""
-    from .models import STOCHASTIC_DEPTH_BACKBONES
-
-    return STOCHASTIC_DEPTH_BACKBONES
 
 
 def recipe_for(model: str, profile: Profile | str | None = None) -> Recipe:
@@ -193,17 +187,20 @@ def record_of_run(config: Any) -> dict[str, Any] | None:
     weights_file = config.fields.get("weights_file") if config.weights == SOURCE_NAME else None
     if not weights_file:
         return None
-    path = record_path_of(Path(weights_file))
+    return read_record(Path(weights_file))
+
+
+def read_record(backbone: Path) -> dict[str, Any] | None:
+    """The record ``pretrain`` wrote beside a cached backbone, or None when it is gone."""
+    path = record_path_of(backbone)
     return json.loads(path.read_text()) if path.is_file() else None
 
 
 def pretrained_with_stochastic_depth(backbone: Path) -> bool:
     """Whether the cached backbone was pretrained with stochastic depth on, as its record says
     (a backbone without a record is taken to have Keras's default, on)."""
-    record = record_path_of(Path(backbone))
-    if not record.is_file():
-        return True
-    return bool(json.loads(record.read_text()).get("recipe", {}).get("stochastic_depth", True))
+    record = read_record(Path(backbone)) or {}
+    return bool(record.get("recipe", {}).get("stochastic_depth", True))
 
 
 def resolve_backbone(model: str, profile: Profile | str | None = None) -> Path:
@@ -485,10 +482,8 @@ def pretrain(recipe: Recipe, *, progress: bool = True, workers: int | None = Non
     """Train ``recipe``'s backbone (resuming an interrupted run) and cache it. Returns the
     record (also written beside the backbone as ``.json``); a cached backbone is reused."""
     target = backbone_path(recipe)
-    record_path = record_path_of(target)
     if target.is_file() and not force:
-        record = json.loads(record_path.read_text()) if record_path.is_file() else {}
-        return {**record, "path": str(target), "reused": True}
+        return {**(read_record(target) or {}), "path": str(target), "reused": True}
     import keras
 
     wall0, cpu0, load0 = time.time(), time.process_time(), os.getloadavg()
@@ -535,7 +530,7 @@ def pretrain(recipe: Recipe, *, progress: bool = True, workers: int | None = Non
         "load_average": {"start": list(load0), "end": list(os.getloadavg())},
         "cpu_count": os.cpu_count(), "libraries": library_versions(),
     }
-    atomic_write_json(record_path, record)
+    atomic_write_json(record_path_of(target), record)
     _remove_tree(ckpt)
     keras.backend.clear_session()
     return {**record, "path": str(target), "reused": False}
@@ -639,18 +634,19 @@ SWEEP_NAMES = {1: "first", 2: "second"}
 
 
 def recipe_curves(record: dict[str, Any], model: str = "efficientnetb2",
-                  input_size: int = 64) -> Any:
+                  input_size: int = 64, longest_schedule: int = 22) -> Any:
     """Source-task learning curves of a recipe-sweep record (``results/pretrain-effnet-sweep-
     *.json``): one row per variant and epoch, with the figure (shape) accuracy on the training
-    set. Only ``model``'s variants at ``input_size`` with a schedule of at most the cpu budget's
-    length, so that every curve is comparable epoch for epoch."""
+    set. Only ``model``'s variants at ``input_size`` whose cosine schedule is at most
+    ``longest_schedule`` epochs (the old cpu recipe's 22), so that every curve is comparable
+    epoch for epoch."""
     import pandas as pd
 
     rows = []
     for variant in record["variants"]:
         recipe = variant.get("recipe", {})
         if (variant.get("model") != model or recipe.get("input_size") != input_size
-                or recipe.get("epochs", 0) > 22 or not variant["epochs"]):
+                or recipe.get("epochs", 0) > longest_schedule or not variant["epochs"]):
             continue
         label = (f"stochastic depth {'off' if variant['stochastic_depth'] == 'off' else 'on'}, "
                  f"batch {recipe['batch_size']}, {variant['optimizer'].split(',')[0]}, "
