@@ -457,7 +457,7 @@ def _architecture_rows(prof: Profile) -> dict[str, Any]:
         "dense units (FC1, FC2)": {m: ", ".join(map(str, specs[m].dense_units)) for m in MODELS},
         "dropout (FC1, FC2)": {m: ", ".join(map(str, specs[m].dropout)) for m in MODELS},
         "L2 regularisation": {m: specs[m].l2 or "—" for m in MODELS},
-        "backbone layers fine-tuned in stage 2": {m: specs[m].trainable_tail or "—"
+        "backbone layers fine-tuned in stage 2": {m: prof.trainable_tail(m) or "—"
                                                   for m in MODELS},
     }
 

@@ -316,8 +316,9 @@ print(P.provenance(f"the last {run.trainable_tail} {model_title(MODEL)} backbone
 # %% [markdown]
 # Stage two compiles again, at the profile's fine-tuning rate: the thesis's text asks for "a
 # smaller" rate without giving one, while its tables give 1e-4 for every stage; the appendix
-# [Protocol: thesis and ours](../book/protocol.md) gives our reading. Compiling afresh also gives the stage a new optimizer, whose
-# moment estimates start from zero. The stage begins from the best weights of stage one.
+# [Protocol: thesis and ours](../book/protocol.md) gives our reading. Compiling afresh also
+# gives the stage a new optimizer, whose moment estimates start from zero. The stage begins
+# from the best weights of stage one.
 
 # %%
 train.compile_model(model, run.learning_rate(2), run_eagerly=run.profile.run_eagerly)

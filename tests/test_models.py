@@ -14,7 +14,14 @@ import keras
 import numpy as np
 import pytest
 
-from jewelnet_utils.contracts.config import MODEL_SPECS, MODELS, Augmentation, JewelNetError
+from jewelnet_utils.contracts import config
+from jewelnet_utils.contracts.config import (
+    MODEL_SPECS,
+    MODELS,
+    PROFILES,
+    Augmentation,
+    JewelNetError,
+)
 from jewelnet_utils.run import models
 from jewelnet_utils.split import augment
 from jewelnet_utils.tools.audit_thesis import custom_cnn_param_count
@@ -162,6 +169,24 @@ def test_stage_freezing(name: str, small_models: dict[str, keras.Model]) -> None
     models.set_stage(model, 2, trainable_tail=3)  # hparams "trainable_tail" override
     assert [la.trainable for la in layers[-4:]] == [
         False, *[not isinstance(la, keras.layers.BatchNormalization) for la in layers[-3:]]]
+    models.set_stage(model, 1)
+
+
+def test_cpu_profile_fine_tunes_the_whole_efficientnetb2_backbone(
+        small_models: dict[str, keras.Model]) -> None:
+    """The cpu profile's EfficientNetB2 tail is the whole Keras base: every layer with weights
+    except BatchNormalization trains in stage 2 (Table B.1's 50 elsewhere)."""
+    model = small_models["efficientnetb2"]
+    layers = models.backbone_of(model).layers
+    assert len(layers) == config.EFFICIENTNETB2_BACKBONE_LAYERS
+    assert PROFILES["cpu"].trainable_tail("efficientnetb2") == len(layers)
+    assert PROFILES["paper"].trainable_tail("efficientnetb2") == 50
+    assert PROFILES["cpu"].trainable_tail("vgg16") == MODEL_SPECS["vgg16"].trainable_tail
+    assert PROFILES["cpu"].trainable_tail("custom_cnn") is None
+    models.set_stage(model, 2, PROFILES["cpu"].trainable_tail("efficientnetb2"))
+    assert [la.name for la in layers if not la.trainable] == [
+        la.name for la in layers if isinstance(la, keras.layers.BatchNormalization)]
+    assert layers[0].trainable and layers[-1].name == "top_activation"
     models.set_stage(model, 1)
 
 

@@ -520,3 +520,20 @@ def test_notebook_open_run_refuses_a_finished_run_made_with_other_weights(tiny_d
     other = check_params(WEIGHTS=str(weights_file), **params)
     with pytest.raises(ParameterError, match=r"other data or weights.*RETRAIN = True"):
         other.open_run("custom_cnn", progress=False)
+
+
+def test_the_profile_sets_the_stage2_tail_unless_the_hyperparameters_do(tiny_data,
+                                                                        tmp_path) -> None:
+    """A profile's ``trainable_tails`` replaces Table B.1's count in the run (and is recorded
+    in its config); a tuned ``trainable_tail`` still wins over both."""
+    data_dir, split = tiny_data
+    whole = dataclasses.replace(TINY, trainable_tails={"vgg16": 19})
+
+    def tail(profile: config.Profile, hparams: dict | None, out: str) -> int:
+        run = train.open_run("vgg16", data_dir, split, profile=profile, out_dir=tmp_path / out,
+                             weights=None, hparams=hparams, progress=False)
+        return run.trainable_tail
+
+    assert tail(TINY, None, "thesis") == config.MODEL_SPECS["vgg16"].trainable_tail == 8
+    assert tail(whole, None, "whole") == 19
+    assert tail(whole, {"trainable_tail": 3}, "tuned") == 3

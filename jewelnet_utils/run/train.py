@@ -740,7 +740,10 @@ def _run_config(model_name: str, prof: Profile, seed: int, hp: dict[str, Any],
     aug_strength = float(hp.get("aug_strength", 1.0))
     return {
         "model": model_name, "profile": prof.to_dict(), "seed": seed,
-        "hparams": hp, "model_hparams": models.resolve_hparams(model_name, hp),
+        "hparams": hp,
+        # The profile's stage-2 tail unless the hyperparameters (a tuning result) set one.
+        "model_hparams": models.resolve_hparams(
+            model_name, {"trainable_tail": prof.trainable_tail(model_name), **hp}),
         "data_dir": str(data_dir), "split": str(split_path), "split_seed": manifest.get("seed"),
         "data_hash": splitting.data_hash(manifest), "classes": list(manifest["classes"]),
         "input_size": prof.input_size(model_name),

@@ -92,8 +92,9 @@ def search_space(model_name: str, profile: Profile | str | None = None) -> dict[
     """The space searched for ``model_name``: name -> {"type", range or "values", "default"}.
 
     Types: "float" (``min``, ``max``, ``sampling`` "log" or ``step``) and "choice"
-    (``values``). Defaults are the thesis values (Tables 4.4, B.1), so the thesis configuration
-    is a point of the space and the notebook can mark it.
+    (``values``). Defaults are the profile's values (those of Tables 4.4 and B.1 unless the
+    profile departs from them), so its configuration is a point of the space and the notebook
+    can mark it.
     """
     spec = MODEL_SPECS[check_model(model_name)]
     prof = _profile(profile)
@@ -114,10 +115,11 @@ def search_space(model_name: str, profile: Profile | str | None = None) -> dict[
                "default": spec.l2},
         "aug_strength": {"type": "float", "min": 0.0, "max": 1.5, "step": 0.25, "default": 1.0},
     }
-    if spec.trainable_tail is not None:
+    tail = prof.trainable_tail(model_name)
+    if tail is not None:
         space["trainable_tail"] = {
-            "type": "choice", "values": _with(spec.trainable_tail, TAIL_CHOICES[model_name]),
-            "default": spec.trainable_tail,
+            "type": "choice", "values": _with(tail, TAIL_CHOICES[model_name]),
+            "default": tail,
         }
     return space
 
