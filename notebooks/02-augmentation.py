@@ -32,7 +32,7 @@
 #
 # - **Earlier chapters:** [Methodology](../book/04-methodology.md), section *Augmentation*
 # - **Earlier notebooks:** [01 · The data](01-data-exploration.ipynb) (the split manifest)
-# - **Time to run:** `smoke` 8 s · `cpu` 9 s · `paper` not measured yet
+# - **Time to run:** `smoke` 8 s · `cpu` 7 s · `paper` not measured yet
 #   (measured on 2 CPU cores, written by `scripts/sync_run_times.py`)
 
 # %% [markdown]

@@ -537,3 +537,25 @@ def test_the_profile_sets_the_stage2_tail_unless_the_hyperparameters_do(tiny_dat
     assert tail(TINY, None, "thesis") == config.MODEL_SPECS["vgg16"].trainable_tail == 8
     assert tail(whole, None, "whole") == 19
     assert tail(whole, {"trainable_tail": 3}, "tuned") == 3
+
+
+@pytest.mark.slow
+def test_a_finished_run_of_other_settings_is_trained_again(tiny_data, tmp_path,
+                                                           capsys) -> None:
+    """``resume`` reuses a finished run only for the settings it was trained with: after a
+    profile change it trains again, keeping the old run aside until the new one is done."""
+    run_dir = _run(tiny_data, tmp_path)
+    data_dir, split = tiny_data
+    same = train.open_run("custom_cnn", data_dir, split, profile=TINY, out_dir=tmp_path,
+                          weights=None, resume=True, progress=False)
+    assert same.complete
+    shorter = dataclasses.replace(TINY, max_epochs=1)
+    run = train.open_run("custom_cnn", data_dir, split, profile=shorter, out_dir=tmp_path,
+                         weights=None, resume=True, progress=True)
+    assert not run.complete and "finished with other profile; training it again" in (
+        capsys.readouterr().out)
+    backup = tmp_path / f".{run_dir.name}.previous"
+    assert json.loads((backup / "config.json").read_text())["status"] == "complete"
+    assert train.complete_run(run) == run_dir and not backup.exists()
+    _assert_complete(run_dir, "custom_cnn", epochs=[1], stages=[1])
+    assert json.loads((run_dir / "config.json").read_text())["profile"]["max_epochs"] == 1

@@ -182,6 +182,14 @@ def _fingerprint(cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: cfg.get(k) for k in keys}
 
 
+def _stale_settings(old: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
+    """The settings a finished run was trained with that differ from ``cfg`` (a profile
+    changed since, say). Weights and data are left to the caller: a notebook asks for
+    ``RETRAIN`` rather than replace a run made from other weights or images."""
+    then, now = _fingerprint(old), _fingerprint(cfg)
+    return [k for k in now if k not in ("weights", "data_hash") and then.get(k) != now[k]]
+
+
 def _prepare_run_dir(run_dir: Path, cfg: dict[str, Any], resume: bool,
                      overwrite: bool) -> dict[str, Any] | None | str:
     """Apply the overwrite/resume rules. Returns the saved state to resume from, None for a
@@ -208,7 +216,7 @@ def _prepare_run_dir(run_dir: Path, cfg: dict[str, Any], resume: bool,
         return None
     if status == "complete":
         if resume:
-            return "complete"
+            return "stale" if _stale_settings(old, cfg) else "complete"
         raise JewelNetError(f"{run_dir} already holds a complete run; pass --overwrite to "
                             "replace it (or --resume to keep it)")
     if not resume:
@@ -663,8 +671,9 @@ def open_run(
     (``"imagenet"`` for paper, None for cpu/smoke); None/"none" means random initialisation, a
     path loads a local file (see ``models.build_model``). ``hparams`` is a dict or a
     ``best.json`` path. With ``resume`` a finished run comes back with ``complete`` set
-    (nothing is loaded or trained), an interrupted one with its checkpoint state; a complete
-    run is never replaced unless ``overwrite``, and then the old run is kept aside until
+    (nothing is loaded or trained), an interrupted one with its checkpoint state, and one
+    finished with other settings (a changed profile) is trained again; a complete run is
+    otherwise never replaced unless ``overwrite``, and the old run is kept aside until
     :meth:`TrainingRun.finish` and brought back if a step fails. ``feature_cache=False``
     trains stage 1 through the frozen backbone instead of on cached features (same result in
     distribution, slower).
@@ -679,7 +688,7 @@ def open_run(
     except BaseException:
         _bring_back(run_dir, previous)
         raise
-    run._previous = previous
+    run._previous = previous or run._previous
     return run
 
 
@@ -727,9 +736,20 @@ def _open(model_name: str, data_dir: Any, split_path: Any, prof: Profile, out_di
     run = TrainingRun(model_name, prof, run_dir, seed, hp, weights, cfg, progress, t_start)
     if saved == "complete":
         run._reopen_complete()
-    else:
-        run._load_splits(manifest, data_dir)
+        return run
+    run._load_splits(manifest, data_dir)
+    if saved == "stale":
+        # The old run's numbers belong to settings this profile no longer has, so a rebuild
+        # must not show them as its own. Kept aside, as with --overwrite, until the new run
+        # is complete.
+        changed = _stale_settings(artifacts.read_config(run_dir).fields, cfg)
+        run.log(f"finished with other {', '.join(changed)}; training it again")
+        run._previous, saved = _move_previous_run(run_dir), None
+    try:
         run._start(saved)
+    except BaseException:
+        _bring_back(run_dir, run._previous)
+        raise
     return run
 
 
