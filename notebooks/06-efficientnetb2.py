@@ -449,7 +449,10 @@ if sweep_file.is_file():  # a record without provenance is refused in one line
 # initialisation the same ways, to check that the gain comes from the backbone and not from the
 # larger number of free layers. The table shows the test accuracy and the precision@5 of the
 # embedding (the recommender's score in [notebook 09](09-recommendation.ipynb)). Freeing every
-# layer costs a little more time per epoch, and the `cpu` profile takes that setting.
+# layer costs a little more time per epoch, and the `cpu` profile takes that setting. The run
+# this page trained uses it too, yet its accuracy ("What pre-training buys" above) is not the
+# table's: a book build pretrains the backbone again and trains the classifier again, and
+# TensorFlow's CPU kernels do not repeat a run bit for bit. Read the rows as one run each.
 
 # %%
 depth_file = P.root / "results" / "effnet-fine-tune-depth-2026-11-28.json"
