@@ -191,9 +191,10 @@ def _stale_settings(old: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
 
 
 def _prepare_run_dir(run_dir: Path, cfg: dict[str, Any], resume: bool,
-                     overwrite: bool) -> dict[str, Any] | None | str:
+                     overwrite: bool) -> dict[str, Any] | None | str | list[str]:
     """Apply the overwrite/resume rules. Returns the saved state to resume from, None for a
-    fresh start, or "complete" when ``resume`` finds a finished run."""
+    fresh start, "complete" when ``resume`` finds a finished run of these settings, or the
+    settings that differ when it finds one of other settings."""
     cfg_path = artifacts.config_file(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise JewelNetError(f"{run_dir} exists and is not a folder")
@@ -216,7 +217,7 @@ def _prepare_run_dir(run_dir: Path, cfg: dict[str, Any], resume: bool,
         return None
     if status == "complete":
         if resume:
-            return "stale" if _stale_settings(old, cfg) else "complete"
+            return _stale_settings(old, cfg) or "complete"
         raise JewelNetError(f"{run_dir} already holds a complete run; pass --overwrite to "
                             "replace it (or --resume to keep it)")
     if not resume:
@@ -738,12 +739,11 @@ def _open(model_name: str, data_dir: Any, split_path: Any, prof: Profile, out_di
         run._reopen_complete()
         return run
     run._load_splits(manifest, data_dir)
-    if saved == "stale":
+    if isinstance(saved, list):
         # The old run's numbers belong to settings this profile no longer has, so a rebuild
         # must not show them as its own. Kept aside, as with --overwrite, until the new run
         # is complete.
-        changed = _stale_settings(artifacts.read_config(run_dir).fields, cfg)
-        run.log(f"finished with other {', '.join(changed)}; training it again")
+        run.log(f"finished with other {', '.join(saved)}; training it again")
         run._previous, saved = _move_previous_run(run_dir), None
     try:
         run._start(saved)
