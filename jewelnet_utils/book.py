@@ -468,7 +468,7 @@ def _training_rows(prof: Profile) -> dict[str, Any]:
         "learning-rate decay per update": prof.lr_decay,
         "fine-tuning learning rate (stage 2)": _two_stage_only(prof.fine_tune_lr),
         "batch size": prof.batch_size,
-        "epochs": {m: f"{prof.stage1_epochs} + {prof.stage2_epochs}"
+        "epochs": {m: f"{prof.stage1_epochs} + {prof.stage2_epochs_for(m)}"
                    if MODEL_SPECS[m].two_stage else str(prof.max_epochs) for m in MODELS},
         "early-stopping patience (val. accuracy)": prof.early_stop_patience,
         "LR reduction (patience, factor)": f"{prof.reduce_lr_patience}, {prof.reduce_lr_factor}",

@@ -246,6 +246,20 @@ def test_estimate_scales_the_measured_cost_by_epochs_and_images(
     assert seconds["custom_cnn"] == pytest.approx(PAPER.max_epochs * images * per_image)
     transfer = (PAPER.stage1_epochs * preflight.FROZEN_SHARE + PAPER.stage2_epochs) * images
     assert seconds["vgg16"] == pytest.approx(transfer * per_image)
+    longer = dataclasses.replace(PAPER, stage2_epochs_per_model={"resnet50": 40})
+    seconds = preflight.estimate_cpu_seconds(longer, record)
+    extra = (40 - PAPER.stage2_epochs) * images * per_image
+    assert seconds["resnet50"] == pytest.approx(transfer * per_image + extra)
+    assert seconds["vgg16"] == pytest.approx(transfer * per_image)
+
+
+def test_appendix_epochs_row_names_a_model_with_its_own_stage2_budget() -> None:
+    """The epochs row shows a profile's per-model stage-2 count beside the shared one."""
+    row = next(s for s in protocol.settings() if s.label.startswith("maximum epochs, stage 1"))
+    assert row.shown(PAPER) == f"{PAPER.stage1_epochs} + {PAPER.stage2_epochs}"
+    cpu = PROFILES["cpu"]
+    assert row.shown(cpu) == (f"{cpu.stage1_epochs} + {cpu.stage2_epochs} (EfficientNetB2: "
+                              f"{cpu.stage1_epochs} + {cpu.stage2_epochs_for('efficientnetb2')})")
 
 
 def test_preflight_without_accelerator_needs_paper_on_cpu(

@@ -539,6 +539,26 @@ def test_the_profile_sets_the_stage2_tail_unless_the_hyperparameters_do(tiny_dat
     assert tail(whole, {"trainable_tail": 3}, "tuned") == 3
 
 
+def test_the_profile_gives_one_model_its_own_stage2_epochs() -> None:
+    """``stage2_epochs_per_model`` changes the fine-tuning budget of the models it names and
+    no other; a one-stage model has no stage 2 whatever the profile says."""
+    longer = dataclasses.replace(TINY, stage2_epochs=3, stage2_epochs_per_model={"vgg16": 5})
+    assert longer.stage2_epochs_for("vgg16") == 5
+    assert longer.stage2_epochs_for("resnet50") == longer.stage2_epochs_for("efficientnetb2") == 3
+    assert longer.stage2_epochs_for("custom_cnn") == 0
+    assert PROFILES["cpu"].stage2_epochs_for("efficientnetb2") > PROFILES["cpu"].stage2_epochs
+    assert PROFILES["paper"].stage2_epochs_for("efficientnetb2") == PROFILES["paper"].stage2_epochs
+
+
+@pytest.mark.slow
+def test_a_run_fine_tunes_for_its_models_stage2_epochs(tiny_data, tmp_path) -> None:
+    """The run trains stage 2 for the profile's per-model count, not ``stage2_epochs``."""
+    profile = dataclasses.replace(TINY, early_stop_patience=10,
+                                  stage2_epochs_per_model={"vgg16": 2})
+    run_dir = _run(tiny_data, tmp_path, "vgg16", profile=profile)
+    _assert_complete(run_dir, "vgg16", epochs=[1, 2, 3], stages=[1, 2, 2])
+
+
 @pytest.mark.slow
 def test_a_finished_run_of_other_settings_is_trained_again(tiny_data, tmp_path,
                                                            capsys) -> None:

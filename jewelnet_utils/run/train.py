@@ -825,7 +825,7 @@ class TrainingRun:
     def stage_epochs(self, stage: int) -> int:
         """The most epochs a stage may run (early stopping may end it sooner)."""
         if stage == 2:
-            return self.profile.stage2_epochs if self.two_stage else 0
+            return self.profile.stage2_epochs_for(self.model_name)
         return self.profile.stage1_epochs if self.two_stage else self.profile.max_epochs
 
     def settings(self) -> dict[str, Any]:

@@ -232,8 +232,8 @@ class JewelHyperModel(kt.HyperModel):
             # stage 1's), splitting this trial's epochs in the profile's stage-1 : stage-2
             # ratio (20 : 30 in the thesis protocol).
             p = self.profile
-            split = max(1, round(epochs * p.stage1_epochs
-                                 / max(1, p.stage1_epochs + p.stage2_epochs)))
+            stage2 = p.stage2_epochs_for(self.model_name)
+            split = max(1, round(epochs * p.stage1_epochs / max(1, p.stage1_epochs + stage2)))
             run(initial_epoch, min(split, epochs))
             if epochs > split and not model.stop_training:
                 models.set_stage(model, 2, int(hp.get("trainable_tail")))

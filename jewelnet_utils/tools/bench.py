@@ -425,7 +425,8 @@ def bench_feature_cache(sizes: Sizes, workdir: Path) -> Result:
 def _feature_cache_legs(sizes: Sizes, workdir: Path, epochs: int) -> dict[str, dict[str, Any]]:
     """The two stage-1 runs (cached features, then the frozen backbone), each in its own
     process, with their timings and training/validation counts."""
-    overrides = {"stage1_epochs": epochs, "stage2_epochs": 0, "early_stop_patience": 10**6,
+    overrides = {"stage1_epochs": epochs, "stage2_epochs": 0, "stage2_epochs_per_model": {},
+                 "early_stop_patience": 10**6,
                  "reduce_lr_patience": 10**6, "max_train_per_class": None}
     data_dir, split = _noise_dataset(workdir, sizes.cache_per_class, 128)
     timings: dict[str, dict[str, Any]] = {}
@@ -788,7 +789,7 @@ def bench_memory(sizes: Sizes, workdir: Path) -> Result:
     """
     profile = get_profile(sizes.memory_profile)
     overrides = {"max_epochs": 1, "stage1_epochs": 1, "stage2_epochs": 1,
-                 "max_train_per_class": None}
+                 "stage2_epochs_per_model": {}, "max_train_per_class": None}
     data_dir, split = _noise_dataset(workdir, sizes.memory_per_class, 128)
     from concurrent.futures import ThreadPoolExecutor
 

@@ -126,7 +126,7 @@ def estimate_cpu_seconds(profile: Profile, record: dict[str, Any]) -> dict[str, 
         cost = per_image * macs[m] / reference
         if MODEL_SPECS[m].two_stage:
             stage1 = profile.stage1_epochs * images * cost * FROZEN_SHARE
-            out[m] = stage1 + profile.stage2_epochs * images * cost
+            out[m] = stage1 + profile.stage2_epochs_for(m) * images * cost
         else:
             out[m] = profile.max_epochs * images * cost
     return out
