@@ -33,7 +33,7 @@
 #
 # - **Earlier chapters:** [Methodology](../book/04-methodology.md), section *Data*
 # - **Earlier notebooks:** none: this is the first
-# - **Time to run:** `smoke` 7 s · `cpu` 13 s · `paper` not measured yet
+# - **Time to run:** `smoke` 7 s · `cpu` 14 s · `paper` not measured yet
 #   (measured on 2 CPU cores, written by `scripts/sync_run_times.py`)
 
 # %% [markdown]

@@ -35,7 +35,7 @@
 # - **Earlier chapters:** [Methodology](../book/04-methodology.md), section *Four networks*
 # - **Earlier notebooks:** [01 · The data](01-data-exploration.ipynb) (the split); [03 · The
 #   custom CNN](03-custom-cnn.ipynb) is useful background
-# - **Time to run:** `smoke` 12 s · `cpu` 4 min · `paper` not measured yet
+# - **Time to run:** `smoke` 12 s · `cpu` 5 min · `paper` not measured yet
 #   (measured on 2 CPU cores, written by `scripts/sync_run_times.py`)
 
 # %% [markdown]

@@ -33,7 +33,7 @@
 # - **Earlier chapters:** [Methodology](../book/04-methodology.md), section *Four networks*
 # - **Earlier notebooks:** [01 · The data](01-data-exploration.ipynb) (the split); [05 ·
 #   ResNet50](05-resnet50.ipynb) is useful background
-# - **Time to run:** `smoke` 29 s · `cpu` 5 min · `paper` not measured yet
+# - **Time to run:** `smoke` 29 s · `cpu` 11 min · `paper` not measured yet
 #   (measured on 2 CPU cores, written by `scripts/sync_run_times.py`)
 
 # %% [markdown]

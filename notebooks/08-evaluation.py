@@ -43,7 +43,7 @@
 # - **Earlier notebooks:** [03](03-custom-cnn.ipynb), [04](04-vgg16.ipynb),
 #   [05](05-resnet50.ipynb) and [06](06-efficientnetb2.ipynb) must have run with the same
 #   parameters
-# - **Time to run:** `smoke` 1 min · `cpu` 16 min · `paper` not measured yet
+# - **Time to run:** `smoke` 1 min · `cpu` 20 min · `paper` not measured yet
 #   (measured on 2 CPU cores, written by `scripts/sync_run_times.py`)
 
 # %% [markdown]

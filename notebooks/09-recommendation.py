@@ -37,7 +37,7 @@
 #   [Results](../book/05-results.md), section *Recommendation*
 # - **Earlier notebooks:** [06 · EfficientNetB2](06-efficientnetb2.ipynb) (or the notebook of the
 #   model named in `EMBED_MODEL`)
-# - **Time to run:** `smoke` 13 s · `cpu` 39 s · `paper` not measured yet
+# - **Time to run:** `smoke` 13 s · `cpu` 43 s · `paper` not measured yet
 #   (measured on 2 CPU cores, written by `scripts/sync_run_times.py`)
 
 # %% [markdown]

@@ -43,7 +43,7 @@
 # - **Earlier chapters:** [Results](../book/05-results.md) and
 #   [Discussion](../book/06-discussion.md)
 # - **Earlier notebooks:** none: this notebook needs neither data nor trained models
-# - **Time to run:** `smoke` 5 s · `cpu` 4 s · `paper` not measured yet
+# - **Time to run:** `smoke` 5 s · `cpu` 6 s · `paper` not measured yet
 #   (measured on 2 CPU cores, written by `scripts/sync_run_times.py`)
 
 # %% [markdown]

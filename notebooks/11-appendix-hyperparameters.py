@@ -33,7 +33,7 @@
 # - **Earlier chapters:** [Methodology](../book/04-methodology.md),
 #   [Protocol: thesis and ours](../book/protocol.md)
 # - **Earlier notebooks:** none
-# - **Time to run:** `smoke` 1 s · `cpu` 1 s · `paper` not measured yet
+# - **Time to run:** `smoke` 1 s · `cpu` 2 s · `paper` not measured yet
 #   (measured on 2 CPU cores, written by `scripts/sync_run_times.py`)
 
 # %% [markdown]
