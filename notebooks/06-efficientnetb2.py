@@ -457,7 +457,9 @@ if sweep_file.is_file():  # a record without provenance is refused in one line
 # run this page trained uses both settings, yet its accuracy ("What pre-training buys" above)
 # is not the table's: a book build pretrains the backbone again and trains the classifier
 # again, and TensorFlow's CPU kernels do not repeat a run bit for bit. Read the rows as one
-# run each.
+# run each. The last row's run time was taken while another job shared the processor, so it
+# overstates what eight epochs cost; this page's own time to run, eight epochs included, is in
+# its Prerequisites.
 
 # %%
 depth_file = P.root / "results" / "effnet-fine-tune-depth-2026-11-28.json"

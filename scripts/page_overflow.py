@@ -20,7 +20,8 @@ from pathlib import Path
 
 MEASURE = """<script>
 window.addEventListener('load', () => {
-  const boxes = document.querySelectorAll('div.highlight pre, div.cell_output pre, table, img');
+  const boxes = document.querySelectorAll(
+    'div.highlight pre, div.cell_output pre, table, img, div.pst-scrollable-table-container');
   const wide = [];
   boxes.forEach((el) => {
     if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0) {
