@@ -257,9 +257,9 @@ PROFILES: dict[str, Profile] = {
         # the last 50 free the classifier stayed far behind the other two transfer models
         # (results/effnet-fine-tune-depth-2026-11-28.json).
         trainable_tails={"efficientnetb2": EFFICIENTNETB2_BACKBONE_LAYERS},
-        # Freeing all of it leaves more to fit: after 4 epochs the validation accuracy was
-        # still climbing steeply, and 8 epochs gained about ten test points on the same
-        # backbone (results/effnet-fine-tune-depth-2026-11-28.json).
+        # A whole backbone has more to fit than a tail: after 4 epochs its validation
+        # accuracy was still climbing steeply, so it gets twice the others' fine-tuning
+        # (results/effnet-fine-tune-depth-2026-11-28.json compares 4 and 8).
         stage2_epochs_per_model={"efficientnetb2": 8},
         # One cached view: in results/feature-cache-views.json (VGG16, this profile) 1, 2 and 4
         # views and the uncached stage 1 end within 2 test points of each other, from random
