@@ -182,12 +182,11 @@ def _fingerprint(cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: cfg.get(k) for k in keys}
 
 
-def _stale_settings(old: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
-    """The settings a finished run was trained with that differ from ``cfg`` (a profile
-    changed since, say). Weights and data are left to the caller: a notebook asks for
-    ``RETRAIN`` rather than replace a run made from other weights or images."""
+def _changed_settings(old: dict[str, Any], cfg: dict[str, Any],
+                      ignore: tuple[str, ...] = ()) -> list[str]:
+    """The fingerprint settings of the run in ``old`` that differ from ``cfg``, but ``ignore``."""
     then, now = _fingerprint(old), _fingerprint(cfg)
-    return [k for k in now if k not in ("weights", "data_hash") and then.get(k) != now[k]]
+    return [k for k in now if k not in ignore and then.get(k) != now[k]]
 
 
 def _prepare_run_dir(run_dir: Path, cfg: dict[str, Any], resume: bool,
@@ -217,14 +216,16 @@ def _prepare_run_dir(run_dir: Path, cfg: dict[str, Any], resume: bool,
         return None
     if status == "complete":
         if resume:
-            return _stale_settings(old, cfg) or "complete"
+            # A finished run of other settings (a profile changed since, say) is trained
+            # again. Weights and data are left to the caller: a notebook asks for ``RETRAIN``
+            # rather than replace a run made from other weights or images.
+            return _changed_settings(old, cfg, ignore=("weights", "data_hash")) or "complete"
         raise JewelNetError(f"{run_dir} already holds a complete run; pass --overwrite to "
                             "replace it (or --resume to keep it)")
     if not resume:
         raise JewelNetError(f"{run_dir} holds an interrupted run (status {status!r}); pass "
                             "--resume to continue it or --overwrite to start again")
-    then, now = _fingerprint(old), _fingerprint(cfg)
-    changed = [k for k in now if then.get(k) != now[k]]
+    changed = _changed_settings(old, cfg)
     if changed:
         raise JewelNetError(f"cannot resume {run_dir}: it was started with a different "
                             f"{', '.join(changed)}; pass --overwrite to start again")
