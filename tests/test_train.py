@@ -539,6 +539,31 @@ def test_the_profile_sets_the_stage2_tail_unless_the_hyperparameters_do(tiny_dat
     assert tail(whole, {"trainable_tail": 3}, "tuned") == 3
 
 
+@pytest.mark.slow
+def test_an_interrupted_run_resumes_only_with_its_own_settings(tiny_data, tmp_path,
+                                                               monkeypatch) -> None:
+    """Unlike a finished run, an interrupted one is never trained again silently under other
+    settings: resuming it with a changed profile stops in one line naming what changed."""
+
+    class Killed(RuntimeError):
+        pass
+
+    def kill_after_epoch_1(state):
+        if state["global_epochs"] == 1:
+            raise Killed("simulated kill after epoch 1")
+
+    monkeypatch.setattr(train, "_epoch_end_hook", kill_after_epoch_1)
+    with pytest.raises(Killed):
+        _run(tiny_data, tmp_path)
+    monkeypatch.undo()
+    longer = dataclasses.replace(TINY, max_epochs=3)
+    with pytest.raises(JewelNetError, match=r"started with a different profile; pass "
+                                            r"--overwrite"):
+        _run(tiny_data, tmp_path, profile=longer, resume=True)
+    run_dir = tmp_path / "custom_cnn-tiny-s42"
+    assert json.loads((run_dir / "config.json").read_text())["status"] == "running"
+
+
 def test_the_profile_gives_one_model_its_own_stage2_epochs() -> None:
     """``stage2_epochs_per_model`` changes the fine-tuning budget of the models it names and
     no other; a one-stage model has no stage 2 whatever the profile says."""
